@@ -1,0 +1,56 @@
+# 《卷积神经网络：从互相关到迁移学习》的构建与测试。
+#   make book     安装依赖并构建 HTML 书（_build/html/index.html）
+#   make test     安装依赖并运行全部测试（单元测试 + 以 smoke 预算执行每个笔记本的 nbval）
+#   make results  以当前环境的预算（CPU 上为 small）重新执行所有笔记本并写回输出
+# 所有目标共用项目虚拟环境 .venv；requirements.txt 或 pyproject.toml 变化时自动重装。
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+export LANG := C.UTF-8
+export LC_ALL := C.UTF-8
+export PYTHONHASHSEED := 0
+
+.PHONY: all book test results venv fonts clean help
+all: help
+help:
+	@sed -n '2,5p' Makefile
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	# d2l 只作为测试里的参照实现（oracle）：--no-deps，避免它钉死的旧版 numpy 等
+	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
+	$(BIN)/python -m pip install -q scipy pandas requests matplotlib-inline
+	touch $(STAMP)
+
+# 中文字体：图中的中文标签需要它；装不上时 cnnlib 自动改用英文标签。
+fonts:
+	@if fc-list 2>/dev/null | grep -qi 'CJK'; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "安装中文字体 fonts-noto-cjk ..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null) \
+	    || echo "警告：fonts-noto-cjk 安装失败，图中将使用英文标签"; \
+	else echo "提示：未找到中文字体（Debian/Ubuntu: apt-get install fonts-noto-cjk），图中将使用英文标签"; fi
+
+book: venv fonts
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo "书已生成：$(CURDIR)/_build/html/index.html"
+
+# 单元测试与笔记本（nbval，严格模式）在同一次 pytest 中运行，预算固定为 smoke。
+test: venv fonts
+	CNNLIB_BUDGET=smoke $(BIN)/python -m pytest -p no:cacheprovider tests $(NOTEBOOKS) \
+	  --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300 -q
+
+results: venv fonts
+	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)
+
+clean:
+	rm -rf _build

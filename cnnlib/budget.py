@@ -1,0 +1,45 @@
+"""训练预算：同一个笔记本按 `full` / `small` / `smoke` 三种规模运行。
+
+- ``full``  ：书中给出的超参数（与《动手学深度学习》相同的规模），有 GPU 时的默认值；
+- ``small`` ：CPU 上的默认值，两核机器上每个笔记本 ≤ 10 分钟，仍能学到东西；
+- ``smoke`` ：持续集成（CI）用，只训练几个批量，检查流程与指标是否合理。
+
+环境变量 ``CNNLIB_BUDGET`` 可以覆盖默认值。
+"""
+import os
+
+from .device import has_accelerator
+
+BUDGETS = ("smoke", "small", "full")
+ENV_VAR = "CNNLIB_BUDGET"
+
+
+def default_budget() -> str:
+    """有 GPU（CUDA/MPS）时为 ``full``，否则为 ``small``。"""
+    return "full" if has_accelerator() else "small"
+
+
+def check_budget(name) -> str:
+    """校验预算名称，返回规范化（小写、去空白）的名称；非法时报错并列出合法取值。"""
+    value = str(name).strip().lower()
+    if value not in BUDGETS:
+        raise ValueError(
+            f"未知的训练预算（budget）{name!r}：合法取值为 {', '.join(BUDGETS)}。"
+            f"请检查环境变量 {ENV_VAR} 或传入的参数。"
+        )
+    return value
+
+
+def get_budget(budget=None) -> str:
+    """当前的训练预算。
+
+    优先级：参数 ``budget`` > 环境变量 ``CNNLIB_BUDGET`` > 默认值（见 :func:`default_budget`）。
+    """
+    if budget is None:
+        budget = os.environ.get(ENV_VAR, "").strip() or default_budget()
+    return check_budget(budget)
+
+
+def pick(smoke, small, full, budget=None):
+    """按当前预算从三个取值中挑一个，例如 ``pick(smoke=2, small=5, full=10)``。"""
+    return {"smoke": smoke, "small": small, "full": full}[get_budget(budget)]
