@@ -13,6 +13,12 @@ NOTEBOOKS := $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoi
 export LANG := C.UTF-8
 export LC_ALL := C.UTF-8
 export PYTHONHASHSEED := 0
+# 离线数据：未设置 CNNLIB_DATA_DIR 且仓库旁有 ../shared/data 时使用它（否则 cnnlib 会尝试下载）。
+ifeq ($(strip $(CNNLIB_DATA_DIR)),)
+ifneq ($(wildcard ../shared/data/FashionMNIST/raw),)
+export CNNLIB_DATA_DIR := $(abspath ../shared/data)
+endif
+endif
 
 .PHONY: all book test results venv fonts clean help
 all: help
@@ -25,9 +31,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
-	# d2l 只作为测试里的参照实现（oracle）：--no-deps，避免它钉死的旧版 numpy 等
-	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
+	# d2l 只作为测试里的参照实现（oracle）：--no-deps，避免它钉死的旧版 numpy 等；
+	# 它在导入时需要的几个包单独安装（不限版本）。
 	$(BIN)/python -m pip install -q scipy pandas requests matplotlib-inline
+	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
 	touch $(STAMP)
 
 # 中文字体：图中的中文标签需要它；装不上时 cnnlib 自动改用英文标签。

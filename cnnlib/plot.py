@@ -17,21 +17,25 @@ CJK_FONT_NAMES = (
 )
 
 
+_CJK_FILE_KEYS = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy", "simhei", "msyh")
+
+
 def _find_cjk_font():
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONT_NAMES:
-        if name in installed:
-            return name
-    # Matplotlib 的字体缓存可能早于字体的安装：再按文件名在系统字体目录里找一次。
-    for path in font_manager.findSystemFonts():
-        lower = path.lower()
-        if any(key in lower for key in ("notosanscjk", "notoserifcjk", "wqy", "sourcehansans", "simhei", "msyh")):
-            try:
-                font_manager.fontManager.addfont(path)
-                return font_manager.FontProperties(fname=path).get_name()
-            except (OSError, RuntimeError):
-                continue
-    return None
+    def first_installed():
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONT_NAMES if name in installed), None)
+
+    name = first_installed()
+    if name is None:
+        # Matplotlib 的字体缓存可能早于字体的安装：把系统里的中文字体文件补登记一次再找。
+        for path in font_manager.findSystemFonts():
+            if any(key in path.lower() for key in _CJK_FILE_KEYS):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        name = first_installed()
+    return name
 
 
 CJK_FONT = _find_cjk_font()
