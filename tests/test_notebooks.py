@@ -1,0 +1,118 @@
+"""笔记本的卫生检查：提交的输出来自真实执行，结构符合 CONTRIBUTING.md 的约定。"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+REPO_URL = CONFIG["repository"]["url"]
+BIB_KEYS = set(re.findall(r"@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text(encoding="utf-8")))
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def output_text(cell):
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append("".join(out.get("text", "")))
+        for value in out.get("data", {}).values():
+            if isinstance(value, (str, list)):
+                parts.append("".join(value))
+    return "".join(parts)
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    found = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                found.append(entry["file"])
+            walk(entry.get("sections", []))
+            walk(entry.get("chapters", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return found
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 5
+
+
+def test_every_notebook_is_in_the_toc_and_vice_versa():
+    listed = set(toc_files())
+    for nb in NOTEBOOKS:
+        assert str(nb.relative_to(ROOT).with_suffix("")) in listed, f"{nb} 不在 _toc.yml 中"
+    for entry in listed:
+        matches = list(ROOT.glob(entry + ".*"))
+        assert len(matches) == 1, f"_toc.yml 中的 {entry} 应恰好对应一个 .md 或 .ipynb 文件，找到 {matches}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_outputs_come_from_a_real_run(path):
+    nb = load(path)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    counts = [c.get("execution_count") for c in code]
+    assert None not in counts, f"有未执行的代码单元：{path.name}"
+    assert counts == list(range(1, len(code) + 1)), f"代码单元未按顺序从头执行：{counts}"
+    assert sum(len(c.get("outputs", [])) for c in code) >= len(code) // 3, "输出过少，像是没有真实执行"
+    for cell in code:
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"提交了错误输出：{source(cell)[:80]}"
+            assert not (out["output_type"] == "stream" and out.get("name") == "stderr"
+                        and "Warning" in "".join(out.get("text", ""))), f"提交了警告：{out}"
+        assert not re.search(r"budget:\s*smoke", output_text(cell)), "提交的输出来自 smoke 预算"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_structure_title_colab_cell_and_exercises(path):
+    nb = load(path)
+    cells = nb["cells"]
+    assert cells[0]["cell_type"] == "markdown" and source(cells[0]).startswith("# ")
+    h1 = [c for c in cells if c["cell_type"] == "markdown" and re.search(r"^# ", source(c), re.M)]
+    assert len(h1) == 1, "每个笔记本只能有一个一级标题"
+    first_code = next(c for c in cells if c["cell_type"] == "code")
+    src = source(first_code)
+    assert '"google.colab" in sys.modules' in src, "第一个代码单元应是 Colab 安装单元"
+    assert f"cnnlib @ git+{REPO_URL}@{CONFIG['repository']['branch']}" in src, \
+        f"Colab 安装单元的地址应与 _config.yml 的 repository.url（{REPO_URL}）一致"
+    assert first_code.get("outputs", []) == [], "Colab 安装单元在本地不应产生输出"
+
+    md = "\n".join(source(c) for c in cells if c["cell_type"] == "markdown")
+    assert "\n## 练习" in "\n" + md, "缺少“## 练习”一节"
+    exercises = md.split("\n## 练习", 1)[1] if "\n## 练习" in md else md.split("## 练习", 1)[1]
+    numbers = [int(n) for n in re.findall(r"^### 练习 (\d+)", exercises, re.M)]
+    assert len(numbers) >= 3 and numbers == list(range(1, len(numbers) + 1)), f"练习编号：{numbers}"
+    assert exercises.count('<details class="solution">') >= len(numbers), "每道练习都要有折叠的参考答案"
+    assert exercises.count("<details") == exercises.count("</details>")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_solution_cells_are_hidden_and_citations_exist(path):
+    nb = load(path)
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "solution" in tags:
+            assert cell["cell_type"] == "code" and "hide-cell" in tags
+        if cell["cell_type"] == "markdown":
+            for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", source(cell)):
+                for key in keys.split(","):
+                    assert key.strip() in BIB_KEYS, f"references.bib 中没有 {key}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_kernel_metadata(path):
+    nb = load(path)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
