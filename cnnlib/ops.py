@@ -53,10 +53,11 @@ def pool2d(X: torch.Tensor, pool_size, mode: str = "max") -> torch.Tensor:
     if mode not in ("max", "avg"):
         raise ValueError(f"汇聚方式（mode）只能是 'max' 或 'avg'，得到 {mode!r}")
     p_h, p_w = (pool_size, pool_size) if isinstance(pool_size, int) else pool_size
-    Y = torch.zeros((X.shape[0] - p_h + 1, X.shape[1] - p_w + 1), dtype=torch.float32)
+    dtype = X.dtype if X.is_floating_point() else torch.float32
+    Y = torch.zeros((X.shape[0] - p_h + 1, X.shape[1] - p_w + 1), dtype=dtype)
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
-            window = X[i:i + p_h, j:j + p_w].float()
+            window = X[i:i + p_h, j:j + p_w].to(dtype)
             Y[i, j] = window.max() if mode == "max" else window.mean()
     return Y
 

@@ -120,7 +120,8 @@ def _progress(total, enabled):
 
 
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=None, loss=None,
-          budget=None, plot=None, progress=True, updates_per_epoch=4, checkpoint=None):
+          budget=None, plot=None, progress=True, updates_per_epoch=4, min_redraw_seconds=2.0,
+          checkpoint=None):
     """用小批量随机梯度下降训练分类模型，返回 :class:`History`。
 
     参数
@@ -134,7 +135,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
     budget : 只用于在第一行打印；默认读取当前预算。
     plot : 是否画实时曲线；默认在笔记本里画、在脚本里不画。
     progress : 是否显示 tqdm 进度条（含预计剩余时间）。
-    updates_per_epoch : 每轮刷新进度、曲线并检查 NaN 的次数（每次需要一次设备同步）。
+    updates_per_epoch : 每轮刷新进度、记录曲线并检查 NaN 的次数（每次需要一次设备同步）。
+    min_redraw_seconds : 轮内两次重画曲线之间至少间隔的秒数（每轮结束时总会重画）。
     checkpoint : 检查点路径；给出时每轮结束（以及被中断时）保存一次。
     """
     if num_epochs < 1:
@@ -163,6 +165,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
                     xlim=(0, num_epochs), ylim=None) if plot else None
     bar = _progress(num_epochs * num_batches, progress)
     train_time, train_seen, start = 0.0, 0, time.perf_counter()
+    last_draw = start
     epoch = 0
     try:
         for epoch in range(1, num_epochs + 1):
@@ -170,6 +173,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
                 bar.set_description(f"epoch {epoch}/{num_epochs}")
             net.train()
             t0 = time.perf_counter()
+            drawing = 0.0  # 画图耗时，不计入吞吐
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             n = 0
@@ -197,9 +201,12 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
                         bar.set_postfix(loss=f"{cur_loss:.3f}", acc=f"{cur_correct:.3f}", refresh=False)
                     if live is not None:
                         live.add(epoch - 1 + (i + 1) / num_batches, (cur_loss, cur_correct, None))
-                        if i + 1 < num_batches:
+                        if i + 1 < num_batches and time.perf_counter() - last_draw >= min_redraw_seconds:
+                            t_draw = time.perf_counter()
                             live.draw()
-            epoch_train_time = time.perf_counter() - t0
+                            last_draw = time.perf_counter()
+                            drawing += last_draw - t_draw
+            epoch_train_time = time.perf_counter() - t0 - drawing
             test_acc = evaluate_accuracy(net, test_iter, device)
             train_time += epoch_train_time
             train_seen += n

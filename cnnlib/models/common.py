@@ -1,0 +1,62 @@
+"""各模型共用的外壳：按层执行，输入不合适时说出是哪一层、期望什么输入。"""
+import torch
+from torch import nn
+
+
+def _describe(layer: nn.Module) -> str:
+    if isinstance(layer, nn.Linear):
+        return f"Linear(in_features={layer.in_features}, out_features={layer.out_features})"
+    if isinstance(layer, nn.Conv2d):
+        return f"Conv2d(in_channels={layer.in_channels}, out_channels={layer.out_channels})"
+    return layer.__class__.__name__
+
+
+class Classifier(nn.Sequential):
+    """``nn.Sequential`` 加上输入检查：``input_size`` 是模型设计时的输入高宽（如 224）。
+
+    输入的维数或通道数不对时，在第一层之前就报错；某一层因形状不合而失败时，报告这一层的
+    名字、它需要的输入和实际收到的形状，而不是一句光秃秃的矩阵乘法错误。
+    """
+
+    def __init__(self, *layers, in_channels: int, input_size: int, name: str):
+        super().__init__(*layers)
+        self.in_channels = in_channels
+        self.input_size = input_size
+        self.name = name
+
+    def _expected(self) -> str:
+        return f"(批量大小, {self.in_channels}, {self.input_size}, {self.input_size})"
+
+    def forward(self, x):
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{self.name} 期望输入形状（input shape）为 {self._expected()}，实际得到 {tuple(x.shape)}："
+                f"{'维数不是 4（N, C, H, W）' if x.dim() != 4 else f'通道数（in_channels）应为 {self.in_channels}'}。")
+        for i, layer in enumerate(self):
+            try:
+                x = layer(x)
+            except RuntimeError as err:
+                if "shape" not in str(err) and "size" not in str(err):
+                    raise
+                raise ValueError(
+                    f"{self.name} 的第 {i} 层 {_describe(layer)} 无法处理形状为 {tuple(x.shape)} 的输入"
+                    f"（layer {i} got input of shape {tuple(x.shape)}）。本模型按 {self.input_size}×{self.input_size} "
+                    f"的输入设计，期望输入形状 {self._expected()}。原始错误：{err}") from err
+        return x
+
+    @torch.no_grad()
+    def shapes(self, batch_size: int = 1, size=None):
+        """逐层的输出形状：返回 ``[(层名, 形状), ...]``，用于书中的形状演示。"""
+        size = size or self.input_size
+        x = torch.zeros(batch_size, self.in_channels, size, size,
+                        device=next(self.parameters()).device)
+        rows = []
+        for i, layer in enumerate(self):
+            x = layer(x)
+            rows.append((f"{i}: {layer.__class__.__name__}", tuple(x.shape)))
+        return rows
+
+
+def num_params(net: nn.Module) -> int:
+    """可训练参数的总数。"""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -1,0 +1,116 @@
+"""模型的形状、参数量与错误输入的报错（参考值见 BRIEF §6，与 d2l-zh 一致）。"""
+import pytest
+import torch
+from torch import nn
+
+from cnnlib import models
+from cnnlib.summary import summary
+
+
+def shapes(net, size=None):
+    return [shape[1:] for _, shape in net.shapes(size=size)]
+
+
+@pytest.mark.parametrize("build, params", [
+    (models.lenet, 61_706),
+    (models.alexnet, 46_764_746),
+    (models.vgg, 128_806_154),
+    (lambda: models.vgg(ratio=4), 43_093_322),
+    (models.nin, 1_992_166),
+    (models.googlenet, 5_977_530),
+])
+def test_parameter_counts(build, params):
+    assert models.num_params(build()) == params
+
+
+def test_lenet_shapes():
+    s = shapes(models.lenet())
+    assert [s[i] for i in (0, 2, 3, 5, 6, 7, 9, 11)] == [
+        (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (400,), (120,), (84,), (10,)]
+
+
+def test_alexnet_shapes():
+    s = shapes(models.alexnet())
+    assert s[0] == (96, 54, 54) and s[2] == (96, 26, 26) and s[12] == (256, 5, 5)
+    assert s[13] == (6400,) and s[-1] == (10,)
+
+
+def test_vgg_blocks_end_at_7x7():
+    s = shapes(models.vgg())
+    assert s[:5] == [(64, 112, 112), (128, 56, 56), (256, 28, 28), (512, 14, 14), (512, 7, 7)]
+
+
+@pytest.mark.parametrize("config, millions", [("A", 133), ("B", 133), ("C", 134), ("D", 138), ("E", 144)])
+def test_vgg_configurations_match_the_paper(config, millions):
+    net = models.vgg(config, in_channels=3, num_classes=1000)
+    assert round(models.num_params(net) / 1e6) == millions
+
+
+def test_nin_shapes():
+    s = shapes(models.nin())
+    assert s == [(96, 54, 54), (96, 26, 26), (256, 26, 26), (256, 12, 12), (384, 12, 12), (384, 5, 5),
+                 (384, 5, 5), (10, 5, 5), (10, 1, 1), (10,)]
+
+
+def test_googlenet_shapes_and_inception_channels():
+    assert shapes(models.googlenet()) == [(64, 24, 24), (192, 12, 12), (480, 6, 6), (832, 3, 3), (1024,), (10,)]
+    a3 = models.Inception(192, *models.INCEPTION_CONFIGS["3a"])
+    b3 = models.Inception(256, *models.INCEPTION_CONFIGS["3b"])
+    assert a3(torch.zeros(1, 192, 28, 28)).shape == (1, 256, 28, 28)
+    assert b3(torch.zeros(1, 256, 28, 28)).shape == (1, 480, 28, 28)
+
+
+def test_lenet5_layer_table_matches_the_paper():
+    table = {r["layer"]: (r["params"], r["connections"]) for r in models.LeNet5().layer_table()}
+    assert table == {"C1": (156, 122_304), "S2": (12, 5_880), "C3": (1_516, 151_600), "S4": (32, 2_000),
+                     "C5": (48_120, 48_120), "F6": (10_164, 10_164), "OUTPUT": (840, 840)}
+
+
+@pytest.mark.parametrize("build", [models.lenet, models.alexnet, models.vgg, models.nin, models.googlenet])
+def test_in_channels_and_num_classes(build):
+    net = build(in_channels=3, num_classes=7)
+    x = torch.zeros(2, 3, net.input_size, net.input_size)
+    assert net.eval()(x).shape == (2, 7)
+
+
+def test_wrong_size_names_the_layer_and_expected_input():
+    with pytest.raises(ValueError) as err:
+        models.alexnet()(torch.zeros(1, 1, 227, 227))
+    message = str(err.value)
+    assert "AlexNet" in message and "Linear(in_features=6400" in message
+    assert "(批量大小, 1, 224, 224)" in message and "(1, 9216)" in message
+
+
+def test_wrong_channels_fail_before_the_first_layer():
+    with pytest.raises(ValueError, match=r"通道数（in_channels）应为 1"):
+        models.lenet()(torch.zeros(2, 3, 28, 28))
+    with pytest.raises(ValueError, match="维数不是 4"):
+        models.googlenet()(torch.zeros(1, 96, 96))
+
+
+def test_too_small_input_is_explained():
+    with pytest.raises(ValueError, match="NiN 的第 .* 层"):
+        models.nin()(torch.zeros(1, 1, 32, 32))
+
+
+def test_summary_totals_agree_with_the_model():
+    net = models.lenet()
+    s = summary(net)
+    assert s.total_params == sum(r.params for r in s) == 61_706
+    assert [r.output_shape for r in s][-1] == (10,)
+    # 第一层卷积：6 个输出通道 × 28×28 个位置 × 25 次乘加 × 2
+    assert s.rows[0].flops == 2 * 6 * 28 * 28 * 25
+    assert "61,706" in repr(s) and "<table>" in s._repr_html_()
+
+
+def test_summary_depth_expands_blocks():
+    net = models.vgg(ratio=4)
+    assert len(summary(net, depth=1)) == 13
+    assert len(summary(net, depth=2)) > 13
+
+
+def test_summary_rejects_non_sequential():
+    with pytest.raises(TypeError):
+        summary(models.LeNet5())
+    with pytest.raises(ValueError, match="input_size"):
+        summary(nn.Sequential(nn.Linear(2, 2)))
