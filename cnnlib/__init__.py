@@ -6,6 +6,8 @@
 - ``cnnlib.ops``    ：第 1 章从零实现的互相关、汇聚等运算
 - ``cnnlib.train``  ：训练循环
 - ``cnnlib.plot``   ：中文字体、图像网格、实时曲线
+- ``cnnlib.models`` ：书中的模型（LeNet、AlexNet、VGG、NiN、GoogLeNet）
+- ``cnnlib.summary``：逐层的形状、参数量与 FLOPs
 """
 from .budget import BUDGETS, get_budget, pick
 from .data import (DataNotFoundError, TensorLoader, data_root, data_source, get_text_labels,
@@ -14,6 +16,8 @@ from .device import best_device, try_all_gpus, try_gpu
 from .ops import (conv2d_true, conv_output_size, corr2d, corr2d_multi_in, corr2d_multi_in_out,
                   corr2d_multi_in_out_1x1, pool2d)
 from .plot import HAS_CJK, set_figsize, show_images, zh
+from .models import num_params
+from .summary import summary
 from .train import (History, TrainingDiverged, accuracy, evaluate_accuracy, init_xavier,
                     load_checkpoint, save_checkpoint, train)
 

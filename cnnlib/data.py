@@ -38,8 +38,14 @@ class DataNotFoundError(FileNotFoundError):
     """数据文件不存在，且无法下载。"""
 
 
-def get_text_labels(labels, lang: str = "zh"):
-    """把数字标签（整数或张量）转换成类别名称；``lang`` 为 ``'zh'`` 或 ``'en'``。"""
+def get_text_labels(labels, lang=None):
+    """把数字标签（整数或张量）转换成类别名称。
+
+    ``lang`` 为 ``'zh'`` 或 ``'en'``；默认在有中文字体时用中文，否则用英文（便于直接作图中标题）。
+    """
+    if lang is None:
+        from .plot import HAS_CJK
+        lang = "zh" if HAS_CJK else "en"
     names = {"zh": TEXT_LABELS_ZH, "en": TEXT_LABELS_EN}[lang]
     return [names[int(i)] for i in labels]
 
