@@ -155,8 +155,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
     num_examples = getattr(train_iter, "num_examples", None)
     source = getattr(train_iter, "source", "?")
     images = f"{num_examples} 张图像" if num_examples is not None else f"{num_batches} 个批量"
-    print(f"设备 device: {device} | 预算 budget: {budget} | 数据: {source} | "
-          f"训练 {images} × {num_epochs} 轮 (epochs)", flush=True)
+    print(f"device={device} | budget={budget} | 数据：{source} | {images} × {num_epochs} 轮",
+          flush=True)
 
     history = History()
     sync_every = max(1, num_batches // max(1, updates_per_epoch))

@@ -23,8 +23,7 @@ def test_training_beats_chance_by_a_wide_margin(loaders, capsys):
     history = cnnlib.train(net, *loaders, num_epochs=2, lr=0.1, device="cpu", budget="small",
                            progress=False, plot=False)
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("设备 device: cpu | 预算 budget: small | 数据: Fashion-MNIST 离线镜像（非官方划分）")
-    assert "4000 张图像 × 2 轮" in out[0]
+    assert out[0] == "device=cpu | budget=small | 数据：Fashion-MNIST 离线镜像（非官方划分） | 4000 张图像 × 2 轮"
     assert "测试准确率 test acc" in out[-2] and "examples/sec" in out[-1]
     assert history.epoch == [1, 2] and not history.interrupted
     assert history.train_loss[1] < history.train_loss[0]
