@@ -2,6 +2,7 @@
 #   make book     安装依赖并构建 HTML 书（_build/html/index.html）
 #   make test     安装依赖并运行全部测试（单元测试 + 以 smoke 预算执行每个笔记本的 nbval）
 #   make results  以当前环境的预算（CPU 上为 small）重新执行所有笔记本并写回输出
+#   make bench    与 d2l 的数据加载器和 train_ch6 并排计时
 # 所有目标共用项目虚拟环境 .venv；requirements.txt 或 pyproject.toml 变化时自动重装。
 
 SHELL := /bin/bash
@@ -20,10 +21,10 @@ export CNNLIB_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all book test results venv fonts clean help
+.PHONY: all book test results bench venv fonts clean help
 all: help
 help:
-	@sed -n '2,5p' Makefile
+	@sed -n '2,6p' Makefile
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -58,6 +59,10 @@ test: venv fonts
 
 results: venv fonts
 	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)
+
+# 与 d2l 的加载器、train_ch6 并排计时（不属于测试；结果随机器而变）
+bench: venv
+	$(BIN)/python benchmarks/bench_vs_d2l.py
 
 clean:
 	rm -rf _build
