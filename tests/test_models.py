@@ -114,3 +114,17 @@ def test_summary_rejects_non_sequential():
         summary(models.LeNet5())
     with pytest.raises(ValueError, match="input_size"):
         summary(nn.Sequential(nn.Linear(2, 2)))
+
+
+def test_slicing_a_model_gives_its_first_layers():
+    net = models.vgg(ratio=4)
+    features = net[:5]
+    assert isinstance(features, nn.Sequential) and len(features) == 5
+    assert features(torch.zeros(1, 1, 224, 224)).shape == (1, 128, 7, 7)
+    assert isinstance(net[0], nn.Sequential)
+
+
+def test_alexnet_input_size_changes_only_the_first_linear():
+    small = models.alexnet(input_size=112)
+    assert small[14].in_features == 256 * 2 * 2
+    assert small.eval()(torch.zeros(1, 1, 112, 112)).shape == (1, 10)

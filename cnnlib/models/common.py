@@ -24,6 +24,12 @@ class Classifier(nn.Sequential):
         self.input_size = input_size
         self.name = name
 
+    def __getitem__(self, idx):
+        # 切片得到普通的 nn.Sequential（nn.Sequential 默认会用本类重建，缺少构造参数）
+        if isinstance(idx, slice):
+            return nn.Sequential(*list(self)[idx])
+        return super().__getitem__(idx)
+
     def _expected(self) -> str:
         return f"(批量大小, {self.in_channels}, {self.input_size}, {self.input_size})"
 
