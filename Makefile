@@ -57,8 +57,9 @@ test: venv fonts
 	CNNLIB_BUDGET=smoke $(BIN)/python -m pytest -p no:cacheprovider tests $(NOTEBOOKS) \
 	  --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300 -q
 
+# NB=路径 只执行指定的笔记本，例如 make results NB=chapters/ch02_classic/nin.ipynb
 results: venv fonts
-	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)
+	$(BIN)/python tests/execute_notebooks.py $(or $(NB),$(NOTEBOOKS))
 
 # 与 d2l 的加载器、train_ch6 并排计时（不属于测试；结果随机器而变）
 bench: venv

@@ -18,7 +18,7 @@ from .ops import (conv2d_true, conv_output_size, corr2d, corr2d_multi_in, corr2d
 from .plot import HAS_CJK, set_figsize, show_images, zh
 from .models import num_params
 from .summary import summary
-from .train import (History, TrainingDiverged, accuracy, evaluate_accuracy, init_xavier,
+from .train import (History, TrainingDiverged, accuracy, evaluate_accuracy, init_he, init_xavier,
                     load_checkpoint, save_checkpoint, train)
 
 __version__ = "0.1.0"

@@ -57,6 +57,15 @@ def init_xavier(net: nn.Module) -> nn.Module:
     return net
 
 
+def init_he(net: nn.Module) -> nn.Module:
+    """用 He（Kaiming）正态分布重新初始化所有全连接层和卷积层的权重：标准差 sqrt(2 / fan_in)，
+    为 ReLU 网络设计（He et al., 2015）。"""
+    for m in net.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    return net
+
+
 def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """预测正确的样本数（仍在设备上的标量张量，不触发同步）。"""
     return (y_hat.argmax(dim=1) == y).sum()

@@ -114,3 +114,13 @@ def test_init_xavier_reinitialises_weights():
     assert not torch.equal(w, net[0].weight)
     bound = (6 / (1 * 9 + 8 * 9)) ** 0.5
     assert net[0].weight.abs().max() <= bound
+
+
+def test_init_he_matches_relu_gain():
+    # 标准差应为 sqrt(2 / fan_in)；用一个大层让样本标准差足够准
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(64, 256, 3), nn.ReLU(), nn.Linear(1000, 500))
+    assert cnnlib.init_he(net) is net
+    for layer, fan_in in ((net[0], 64 * 9), (net[2], 1000)):
+        std = layer.weight.std().item()
+        assert abs(std - (2 / fan_in) ** 0.5) < 0.02 * (2 / fan_in) ** 0.5
