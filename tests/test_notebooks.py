@@ -116,3 +116,19 @@ def test_solution_cells_are_hidden_and_citations_exist(path):
 def test_kernel_metadata(path):
     nb = load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *sorted((ROOT / "chapters").rglob("*.md")), ROOT / "intro.md"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_chinese_paragraphs_are_not_wrapped(path):
+    # 段落内的换行在网页上变成空格：两个汉字之间不能断行（列表、公式、表格另起一行不受影响）
+    if path.suffix == ".ipynb":
+        texts = [source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+    else:
+        texts = [path.read_text(encoding="utf-8")]
+    for text in texts:
+        bad = re.findall(rf"[{CJK}]\n *[{CJK}]", text)
+        assert not bad, f"{path.name}：段落中间换行 {bad[:3]}"
