@@ -1,6 +1,6 @@
 """cnnlib：《卷积神经网络：从互相关到迁移学习》配套的小型 PyTorch 工具包。
 
-- ``cnnlib.device`` ：选择设备（best_device、try_gpu、try_all_gpus）
+- ``cnnlib.device`` ：选择设备与数值精度（best_device、try_gpu、resolve_precision）
 - ``cnnlib.budget`` ：训练预算 smoke / small / full
 - ``cnnlib.data``   ：Fashion-MNIST 的读取与按批切片
 - ``cnnlib.ops``    ：第 1 章从零实现的互相关、汇聚等运算
@@ -10,15 +10,16 @@
 - ``cnnlib.summary``：逐层的形状、参数量与 FLOPs
 """
 from .budget import BUDGETS, get_budget, pick
-from .data import (DataNotFoundError, TensorLoader, data_root, data_source, get_text_labels,
-                   load_fashion_mnist, read_fashion_mnist)
-from .device import best_device, try_all_gpus, try_gpu
+from .data import (DataCorruptError, DataNotFoundError, TensorLoader, data_root, data_source,
+                   ensure_fashion_mnist, get_text_labels, load_fashion_mnist, read_fashion_mnist,
+                   verify_fashion_mnist)
+from .device import best_device, cpu_has_native_bf16, resolve_precision, try_all_gpus, try_gpu
 from .ops import (conv2d_true, conv_output_size, corr2d, corr2d_multi_in, corr2d_multi_in_out,
                   corr2d_multi_in_out_1x1, pool2d)
 from .plot import HAS_CJK, set_figsize, show_images, zh
 from .models import num_params
 from .summary import summary
-from .train import (History, TrainingDiverged, accuracy, evaluate_accuracy, init_he, init_xavier,
-                    load_checkpoint, save_checkpoint, train)
+from .train import (CheckpointMismatchError, History, TrainingDiverged, accuracy, evaluate_accuracy,
+                    init_he, init_xavier, load_checkpoint, save_checkpoint, train)
 
 __version__ = "0.1.0"

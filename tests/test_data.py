@@ -1,5 +1,11 @@
+import gzip
+import hashlib
+import os
+import shutil
+
 import pytest
 import torch
+from torch import nn
 
 import cnnlib
 from cnnlib import data
@@ -124,6 +130,275 @@ def test_bad_arguments_are_explained(splits):
         cnnlib.TensorLoader(X, y[:10], batch_size=8)
 
 
-def test_text_labels():
+def test_text_labels(monkeypatch):
+    monkeypatch.setattr(cnnlib.plot, "HAS_CJK", True)  # 默认语言取决于是否装了中文字体
     assert cnnlib.get_text_labels(torch.tensor([0, 9])) == ["T恤", "短靴"]
+    monkeypatch.setattr(cnnlib.plot, "HAS_CJK", False)
+    assert cnnlib.get_text_labels(torch.tensor([0, 9])) == ["t-shirt", "ankle boot"]
     assert cnnlib.get_text_labels([1, 8], lang="en") == ["trouser", "bag"]
+    assert cnnlib.get_text_labels([1, 8], lang="zh") == ["裤子", "包"]
+
+
+# ---- 损坏的数据文件：报错说明哪个文件、哪里不对、怎么修复；不删除、不覆盖、不下载 ----
+
+def _raw(root):
+    return root / "FashionMNIST" / "raw"
+
+
+def _mirror_copy(data_dir, dest, copy=(), skip=()):
+    """把镜像的原始文件放进 ``dest``：要改动的文件（copy）复制一份，其余用硬链接（快、不占空间）。
+
+    只能改动复制出来的文件：硬链接与镜像是同一个文件，写它就等于写共享的镜像。
+    """
+    _raw(dest).mkdir(parents=True)
+    for name in data._RAW_FILES:
+        src, dst = _raw(data_dir) / name, _raw(dest) / name
+        if name in skip:
+            continue
+        if name in copy:
+            shutil.copyfile(src, dst)
+            continue
+        try:
+            os.link(src, dst)
+        except OSError:  # 跨文件系统或没有权限时退回复制
+            shutil.copyfile(src, dst)
+    return dest
+
+
+def _write_at(path, offset, data_bytes):
+    assert path.stat().st_nlink == 1, "只改动复制出来的文件，不改动镜像（硬链接）"
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data_bytes)
+
+
+def _snapshot(root):
+    """目录下每个路径的类型、大小、修改时间与 sha256，用来确认什么都没有被改动。"""
+    snap = {}
+    for p in sorted(root.rglob("*")):
+        st = p.stat()
+        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+        snap[str(p.relative_to(root))] = (p.is_file(), st.st_size, st.st_mtime_ns, digest)
+    return snap
+
+
+@pytest.fixture
+def download_calls(monkeypatch):
+    """记录对 torchvision 下载的调用（仍然真的去调用；配合 no_network 就是离线下载）。"""
+    calls = []
+    real = data._download
+
+    def spy(root):
+        calls.append(root)
+        return real(root)
+
+    monkeypatch.setattr(data, "_download", spy)
+    return calls
+
+
+def _corrupt_error(root, **kw):
+    with pytest.raises(data.DataCorruptError) as err:
+        cnnlib.load_fashion_mnist(32, root=root, limit=100, test_limit=100, device="cpu", **kw)
+    message = str(err.value)
+    assert message.startswith("Fashion-MNIST 数据文件已损坏")
+    assert "删除或移走" in message and "CNNLIB_DATA_DIR" in message  # 说明怎么修复
+    assert isinstance(err.value, ValueError)
+    return message
+
+
+def test_mirror_passes_verification(data_dir):
+    assert data.verify_fashion_mnist(data_dir) == data_dir
+    assert cnnlib.read_fashion_mnist(False, root=data_dir, download=False)[0].shape == (10000, 28, 28)
+
+
+def test_truncated_file_is_reported_not_downloaded_over(no_network, download_calls, data_dir, tmp_path):
+    root = _mirror_copy(data_dir, tmp_path, copy=["t10k-images-idx3-ubyte"])
+    path = _raw(root) / "t10k-images-idx3-ubyte"
+    os.truncate(path, 1234)
+    before = _snapshot(root)
+    for verify in (True, False):  # 大小不对时 verify=False 也不放行
+        message = _corrupt_error(root, verify=verify)
+        assert str(path) in message
+        assert "大小为 1,234 字节，应为 7,840,016 字节" in message and "截断" in message
+    assert download_calls == []
+    assert _snapshot(root) == before
+
+
+def test_bad_header_is_reported(data_dir, tmp_path):
+    root = _mirror_copy(data_dir, tmp_path, copy=["train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"])
+    labels = _raw(root) / "train-labels-idx1-ubyte"
+    _write_at(labels, 0, (2051).to_bytes(4, "big"))  # 图像文件的魔数
+    message = _corrupt_error(root)
+    assert str(labels) in message and "魔数（magic number）为 2051，应为 2049" in message
+
+    shutil.copyfile(_raw(data_dir) / labels.name, labels)
+    _write_at(_raw(root) / "t10k-labels-idx1-ubyte", 4, (9999).to_bytes(4, "big"))
+    message = _corrupt_error(root)
+    assert str(_raw(root) / "t10k-labels-idx1-ubyte") in message
+    assert "各维大小为 (9999,)，应为 (10000,)" in message
+
+
+def test_label_out_of_range_is_reported(data_dir, tmp_path):
+    root = _mirror_copy(data_dir, tmp_path, copy=["t10k-labels-idx1-ubyte"])
+    path = _raw(root) / "t10k-labels-idx1-ubyte"
+    _write_at(path, 8 + 123, bytes([10]))
+    for verify in (True, False):
+        message = _corrupt_error(root, verify=verify)
+        assert str(path) in message and "超出 0..9" in message and "第 123 个位置，值为 10" in message
+
+
+def test_changed_pixel_fails_checksum_unless_verify_false(data_dir, tmp_path):
+    root = _mirror_copy(data_dir, tmp_path, copy=["t10k-images-idx3-ubyte"])
+    path = _raw(root) / "t10k-images-idx3-ubyte"
+    offset = 16 + 5000 * 784 + 400  # 第 5000 张图像的第 400 个像素
+    original = path.read_bytes()[offset]
+    _write_at(path, offset, bytes([original ^ 0xFF]))
+    message = _corrupt_error(root)
+    assert str(path) in message and "sha256" in message and "verify=False" in message
+    assert "离线镜像" in message and "官方版本" in message
+
+    X, y = cnnlib.read_fashion_mnist(False, root=root, verify=False)
+    assert X.view(10000, 784)[5000, 400] == original ^ 0xFF
+    train_iter, test_iter = cnnlib.load_fashion_mnist(32, root=root, limit=100, test_limit=100,
+                                                      device="cpu", verify=False)
+    assert test_iter.num_examples == 100
+
+
+def test_partial_directory_is_not_downloaded_over(no_network, download_calls, data_dir, tmp_path):
+    root = _mirror_copy(data_dir, tmp_path, skip=["t10k-labels-idx1-ubyte"])
+    before = _snapshot(root)
+    for download in (True, False):
+        with pytest.raises(cnnlib.DataNotFoundError) as err:
+            cnnlib.load_fashion_mnist(32, root=root, download=download)
+        message = str(err.value)
+        assert message.startswith("Fashion-MNIST 数据不完整")
+        assert "t10k-labels-idx1-ubyte" in message and str(_raw(root)) in message
+        assert "train-images-idx3-ubyte" not in message  # 只列出缺少的文件
+        assert "删除或移走" in message and "下载也失败了" not in message
+    assert download_calls == []
+    assert _snapshot(root) == before
+
+
+def test_verification_is_cached_per_file_version(monkeypatch, data_dir, tmp_path):
+    root = _mirror_copy(data_dir, tmp_path, copy=["t10k-labels-idx1-ubyte"])
+    hashed = []
+    real = data._hash_file
+    monkeypatch.setattr(data, "_hash_file", lambda path, *a: hashed.append(path.name) or real(path, *a))
+    cnnlib.load_fashion_mnist(32, root=root, limit=100, test_limit=100, device="cpu")
+    assert sorted(hashed) == sorted(data._RAW_FILES)  # 每个文件只读一遍，data_source 也复用
+    assert cnnlib.data_source(root) == data.SOURCE_MIRROR
+    data.ensure_fashion_mnist(root)
+    assert len(hashed) == 4
+    path = _raw(root) / "t10k-labels-idx1-ubyte"  # 文件变了（修改时间不同）就重新计算
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    data.ensure_fashion_mnist(root)
+    assert hashed[4:] == ["t10k-labels-idx1-ubyte"]
+
+
+def test_loading_and_a_training_step_work_offline(no_network, monkeypatch, data_dir):
+    monkeypatch.setenv("CNNLIB_DATA_DIR", str(data_dir))
+    train_iter, _ = cnnlib.load_fashion_mnist(64, limit=256, test_limit=64, device="cpu")
+    assert train_iter.source == data.SOURCE_MIRROR
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    before = [p.detach().clone() for p in net.parameters()]
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    X, y = next(iter(train_iter))
+    loss = nn.functional.cross_entropy(net(X), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert X.shape == (64, 1, 28, 28) and torch.isfinite(loss)
+    assert all(not torch.equal(p, q) for p, q in zip(before, net.parameters()))
+
+
+# ---- 官方下载的目录（原始文件 + torchvision 留下的 .gz）：用小的合成文件与替换过的表来模拟 ----
+
+def test_torchvision_knows_the_official_archives():
+    md5 = data._official_gz_md5()
+    assert sorted(md5) == sorted(name + ".gz" for name in data._RAW_FILES)
+    # shared/data/README.md：镜像的标签文件就是官方的，其 .gz 的 md5 正是这两个值
+    assert md5["train-labels-idx1-ubyte.gz"] == "25c81989df183df01b3e8a0aad5dffbe"
+    assert md5["t10k-labels-idx1-ubyte.gz"] == "bb300cfdad3c16e7a12a480ee83cd310"
+
+
+@pytest.fixture
+def official_like(tmp_path, monkeypatch):
+    """每个划分只有几张图像的"官方下载"目录：原始文件，加上内容相同、md5 登记在案的 .gz。"""
+    sizes = {"train": 20, "t10k": 10}
+    headers, md5 = {}, {}
+    g = torch.Generator().manual_seed(0)
+    _raw(tmp_path).mkdir(parents=True)
+    for split, n in sizes.items():
+        images = torch.randint(0, 256, (n * 784,), generator=g, dtype=torch.uint8)
+        labels = torch.arange(n, dtype=torch.uint8) % 10
+        for name, magic, dims, body in (
+                (f"{split}-images-idx3-ubyte", 2051, (n, 28, 28), images),
+                (f"{split}-labels-idx1-ubyte", 2049, (n,), labels)):
+            raw = b"".join(v.to_bytes(4, "big") for v in (magic, *dims)) + bytes(body.tolist())
+            gz = gzip.compress(raw, mtime=0)
+            (_raw(tmp_path) / name).write_bytes(raw)
+            (_raw(tmp_path) / (name + ".gz")).write_bytes(gz)
+            headers[name] = (magic, dims)
+            md5[name + ".gz"] = hashlib.md5(gz).hexdigest()
+    monkeypatch.setattr(data, "_IDX_HEADERS", headers)
+    monkeypatch.setattr(data, "_official_gz_md5", lambda: md5)
+    return tmp_path
+
+
+def test_official_download_layout_passes(no_network, download_calls, official_like):
+    X, y = cnnlib.read_fashion_mnist(True, root=official_like)
+    raw = (_raw(official_like) / "train-images-idx3-ubyte").read_bytes()
+    assert torch.equal(X.flatten(), torch.tensor(list(raw[16:]), dtype=torch.uint8))
+    assert y.tolist() == [i % 10 for i in range(20)]
+    assert cnnlib.data_source(official_like) == data.SOURCE_OFFICIAL
+    assert download_calls == []
+
+
+def test_raw_file_must_match_its_archive(official_like):
+    path = _raw(official_like) / "t10k-images-idx3-ubyte"
+    _write_at(path, 100, b"\x00\xff")
+    with pytest.raises(data.DataCorruptError) as err:
+        data.ensure_fashion_mnist(official_like)
+    assert str(path) in str(err.value) and "t10k-images-idx3-ubyte.gz" in str(err.value)
+    assert data.ensure_fashion_mnist(official_like, verify=False) == official_like
+
+
+def test_archive_must_have_the_official_md5(official_like):
+    gz = _raw(official_like) / "train-images-idx3-ubyte.gz"
+    with open(gz, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(data.DataCorruptError) as err:
+        data.ensure_fashion_mnist(official_like)
+    assert str(gz) in str(err.value) and "md5" in str(err.value)
+
+
+def test_raw_file_without_archive_is_unknown(official_like):
+    (_raw(official_like) / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(data.DataCorruptError) as err:
+        data.ensure_fashion_mnist(official_like)
+    message = str(err.value)
+    assert str(_raw(official_like) / "train-labels-idx1-ubyte") in message
+    assert "既不是官方版本" in message and "verify=False" in message
+    assert data.ensure_fashion_mnist(official_like, verify=False) == official_like
+
+
+def test_bad_leftover_archive_blocks_download(no_network, download_calls, official_like):
+    for name in data._RAW_FILES:  # 只剩上次下载留下的压缩包，其中一个不完整
+        (_raw(official_like) / name).unlink()
+    gz = _raw(official_like) / "t10k-images-idx3-ubyte.gz"
+    os.truncate(gz, 100)
+    before = _snapshot(official_like)
+    with pytest.raises(data.DataCorruptError) as err:
+        data.ensure_fashion_mnist(official_like)
+    assert str(gz) in str(err.value) and "md5" in str(err.value)
+    assert download_calls == []
+    assert _snapshot(official_like) == before
+
+
+def test_set_epoch_replays_an_epochs_order(splits):
+    loader = _loader(splits)
+    epochs = [torch.cat([yb for _, yb in loader]) for _ in range(3)]
+    loader.set_epoch(1)                       # 续训：第 2 轮（从 0 数为 1）的顺序与原来相同
+    assert torch.equal(torch.cat([yb for _, yb in loader]), epochs[1])
+    assert loader.epoch == 2

@@ -23,7 +23,10 @@ def test_training_beats_chance_by_a_wide_margin(loaders, capsys):
     history = cnnlib.train(net, *loaders, num_epochs=2, lr=0.1, device="cpu", budget="small",
                            progress=False, plot=False)
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "device=cpu | budget=small | 数据：Fashion-MNIST 离线镜像（非官方划分） | 4000 张图像 × 2 轮"
+    precision = "bf16" if cnnlib.cpu_has_native_bf16() else "fp32"
+    assert out[0] == (f"device=cpu | precision={precision} | channels_last | budget=small | "
+                      "数据：Fashion-MNIST 离线镜像（非官方划分） | 4000 张图像 × 2 轮")
+    assert (history.device, history.precision, history.memory_format) == ("cpu", precision, "channels_last")
     assert "测试准确率 test acc" in out[-2] and "examples/sec" in out[-1]
     assert history.epoch == [1, 2] and not history.interrupted
     assert history.train_loss[1] < history.train_loss[0]
@@ -56,6 +59,9 @@ class InterruptAfter:
     def __len__(self):
         return len(self.loader)
 
+    def set_epoch(self, epoch):
+        self.loader.set_epoch(epoch)
+
     def __iter__(self):
         for batch in self.loader:
             self.seen += 1
@@ -68,18 +74,101 @@ def test_keyboard_interrupt_keeps_weights_history_and_checkpoint(loaders, tmp_pa
     train_iter, test_iter = loaders
     torch.manual_seed(0)
     net = small_cnn()
-    before = [p.detach().clone() for p in net.parameters()]
     ckpt = tmp_path / "run" / "ckpt.pt"
     history = cnnlib.train(net, InterruptAfter(train_iter, len(train_iter) + 5), test_iter, num_epochs=3,
                            lr=0.1, device="cpu", progress=False, plot=False, checkpoint=ckpt)
-    assert "KeyboardInterrupt" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "KeyboardInterrupt" in out and "resume=True" in out
     assert history.interrupted and history.epoch == [1]
-    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
-    restored = small_cnn()
-    saved = cnnlib.load_checkpoint(ckpt, restored)
-    assert saved.epoch == [1] and saved.interrupted
-    for a, b in zip(restored.parameters(), net.parameters()):
+    # 检查点保存第 1 轮结束时的状态；内存里的模型还多训练了第 2 轮的 4 个批量
+    at_epoch_1 = small_cnn()
+    saved = cnnlib.load_checkpoint(ckpt, at_epoch_1)
+    assert saved.epoch == [1] and not saved.interrupted
+    assert saved.test_acc == history.test_acc
+    assert any(not torch.equal(a, b) for a, b in zip(at_epoch_1.parameters(), net.parameters()))
+
+
+def dropout_cnn():
+    # 带丢弃层：续训要精确复现，必须恢复随机数发生器的状态
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Dropout(0.3), nn.Linear(8 * 14 * 14, 10))
+
+
+@pytest.fixture(scope="module")
+def tiny(data_dir):
+    return lambda: cnnlib.load_fashion_mnist(100, root=data_dir, limit=1000, test_limit=300,
+                                             device="cpu", seed=1)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "auto"])
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(tiny, tmp_path, precision, capsys):
+    kw = dict(num_epochs=3, lr=0.1, device="cpu", progress=False, plot=False, precision=precision)
+    torch.manual_seed(0)
+    full_net = dropout_cnn()
+    full = cnnlib.train(full_net, *tiny(), checkpoint=tmp_path / "full.pt", **kw)
+
+    torch.manual_seed(0)
+    train_iter, test_iter = tiny()
+    ckpt = tmp_path / "resumed.pt"
+    first = cnnlib.train(dropout_cnn(), InterruptAfter(train_iter, len(train_iter) + 3), test_iter,
+                         checkpoint=ckpt, **kw)
+    assert first.interrupted and len(first) == 1
+
+    torch.manual_seed(123)             # 新的进程、不同的初始化、新的加载器：全部由检查点恢复
+    net = dropout_cnn()
+    capsys.readouterr()
+    resumed = cnnlib.train(net, *tiny(), checkpoint=ckpt, resume=True, **kw)
+    assert "从检查点的第 1 轮之后继续" in capsys.readouterr().out.splitlines()[0]
+    assert resumed.epoch == [1, 2, 3] and not resumed.interrupted
+    for key in ("train_loss", "train_acc", "test_acc"):
+        assert getattr(resumed, key) == getattr(full, key), key
+    for a, b in zip(net.parameters(), full_net.parameters()):
         assert torch.equal(a, b)
+
+    # 已经训练完：再次 resume 什么也不做
+    again = cnnlib.train(dropout_cnn(), *tiny(), checkpoint=ckpt, resume=True, **kw)
+    assert again.epoch == [1, 2, 3] and "无需继续训练" in capsys.readouterr().out
+
+
+def test_resume_requires_a_checkpoint_path(loaders):
+    with pytest.raises(ValueError, match="checkpoint"):
+        cnnlib.train(small_cnn(), *loaders, num_epochs=1, lr=0.1, resume=True, progress=False, plot=False)
+
+
+def run_smoke(tiny, torch_seed, loader_seed):
+    torch.manual_seed(torch_seed)
+    train_iter, test_iter = tiny()
+    train_iter.seed = loader_seed
+    return cnnlib.train(dropout_cnn(), train_iter, test_iter, num_epochs=2, lr=0.1, device="cpu",
+                        progress=False, plot=False)
+
+
+def test_same_seed_same_metrics_different_seed_different_run(tiny):
+    a, b = run_smoke(tiny, 0, 1), run_smoke(tiny, 0, 1)
+    assert (a.train_loss, a.train_acc, a.test_acc) == (b.train_loss, b.train_acc, b.test_acc)
+    c = run_smoke(tiny, 0, 2)                 # 只换打乱顺序的种子
+    assert c.train_loss != a.train_loss
+
+
+def test_checkpoint_of_another_architecture_names_the_keys(tmp_path):
+    path = tmp_path / "lenet.pt"
+    cnnlib.save_checkpoint(path, cnnlib.models.lenet())
+    with pytest.raises(cnnlib.CheckpointMismatchError) as err:
+        cnnlib.load_checkpoint(path, cnnlib.models.alexnet(input_size=112))
+    message = str(err.value)
+    assert message.startswith(f"检查点 {path} 与模型的结构不一致")
+    assert "LeNet" in message and "AlexNet" in message
+    assert "size mismatch" in message and "0.weight" in message       # 两者第 0 层形状不同
+    assert "unexpected keys" in message or "missing keys" in message
+    with pytest.raises(cnnlib.CheckpointMismatchError, match="missing keys"):
+        cnnlib.load_checkpoint(path, nn.Sequential(*cnnlib.models.lenet(), nn.Linear(10, 2)))
+
+
+def test_unreadable_checkpoint_is_explained(tmp_path):
+    path = tmp_path / "broken.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="无法读取检查点"):
+        cnnlib.load_checkpoint(path, small_cnn())
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
