@@ -93,8 +93,14 @@ def _has_conv(net: nn.Module) -> bool:
 
 
 def _is_channels_last(net: nn.Module) -> bool:
-    w = next((m.weight for m in net.modules() if isinstance(m, nn.Conv2d)), None)
-    return w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    # 单通道的卷积核两种布局的步幅一样：找第一个能分辨两种布局的卷积核
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            w = m.weight
+            cl = w.is_contiguous(memory_format=torch.channels_last)
+            if cl != w.is_contiguous():
+                return cl
+    return False
 
 
 def _prepare(X, device, channels_last):

@@ -1,3 +1,4 @@
+import math
 import os
 
 import pytest
@@ -5,6 +6,8 @@ import torch
 from torch import nn
 
 import cnnlib
+from cnnlib import device as device_mod
+from cnnlib.train import _is_channels_last
 
 
 def small_cnn():
@@ -213,3 +216,107 @@ def test_init_he_matches_relu_gain():
     for layer, fan_in in ((net[0], 64 * 9), (net[2], 1000)):
         std = layer.weight.std().item()
         assert abs(std - (2 / fan_in) ** 0.5) < 0.02 * (2 / fan_in) ** 0.5
+
+
+# ---------------------------------------------------------------------------
+# 精度与内存布局
+# ---------------------------------------------------------------------------
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
+    assert cnnlib.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
+    assert cnnlib.resolve_precision("auto", "cpu") == "fp32"         # 多数笔记本电脑
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert cnnlib.resolve_precision("auto", "cuda") == "bf16"        # A100、H100……
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert cnnlib.resolve_precision("auto", "cuda") == "fp16"        # Colab 的 T4
+    assert cnnlib.resolve_precision("auto", "mps") == "fp32"
+    assert cnnlib.resolve_precision(" FP32 ", "cuda") == "fp32"
+    with pytest.raises(ValueError, match="precision.*auto, fp32, bf16, fp16"):
+        cnnlib.resolve_precision("half", "cpu")
+
+
+def test_cpu_bf16_detection_agrees_with_the_cpu_flags():
+    flags = open("/proc/cpuinfo", encoding="utf-8").read() if os.path.exists("/proc/cpuinfo") else ""
+    if not flags:
+        pytest.skip("没有 /proc/cpuinfo")
+    assert cnnlib.cpu_has_native_bf16() == (" avx512_bf16" in flags or " amx_bf16" in flags)
+
+
+class Recorder(nn.Module):
+    """记录前向时是否处于训练模式、第一个卷积输出的数据类型和内存布局。"""
+
+    def __init__(self):
+        super().__init__()
+        self.net = small_cnn()
+        self.seen = set()
+
+    def forward(self, x):
+        h = self.net[0](x)
+        self.seen.add((self.training, h.dtype, h.is_contiguous(memory_format=torch.channels_last)
+                       and not h.is_contiguous()))
+        return self.net[1:](h)
+
+
+@pytest.mark.parametrize("precision, dtype, cl", [("bf16", torch.bfloat16, True),
+                                                   ("fp32", torch.float32, False)])
+def test_training_and_evaluation_share_precision_and_layout(tiny, precision, dtype, cl):
+    net = Recorder()
+    h = cnnlib.train(net, *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False,
+                     precision=precision)
+    assert net.seen == {(True, dtype, cl), (False, dtype, cl)}     # 训练和评估都一样
+    assert (h.precision, h.memory_format) == (precision, "channels_last" if cl else "contiguous")
+    w = net.net[4].weight                                           # 全连接层不受影响
+    assert w.is_contiguous()
+    assert net.net[0].weight.dtype == torch.float32                 # 主权重始终是 fp32
+
+
+def test_fp16_uses_a_gradient_scaler_and_saves_it(tiny, tmp_path):
+    ckpt = tmp_path / "fp16.pt"
+    torch.manual_seed(0)
+    h = cnnlib.train(small_cnn(), *tiny(), num_epochs=2, lr=0.1, device="cpu", progress=False,
+                     plot=False, precision="fp16", checkpoint=ckpt)
+    assert h.precision == "fp16" and all(math.isfinite(v) for v in h.train_loss)
+    assert h.test_acc[-1] > 0.3
+    state = torch.load(ckpt, weights_only=True)
+    assert state["scaler"] and state["scaler"]["scale"] > 0
+
+
+def test_host_syncs_only_at_progress_updates(tiny, monkeypatch):
+    # GPU 上每次 .item() 都要等设备算完：每轮只允许 updates_per_epoch 次（每次 2 个）+ 评估的 1 次
+    calls = {"n": 0}
+    item = torch.Tensor.item
+
+    def counting_item(self):
+        calls["n"] += 1
+        return item(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counting_item)
+    train_iter, test_iter = tiny()
+    assert len(train_iter) == 10
+    cnnlib.train(small_cnn(), train_iter, test_iter, num_epochs=2, lr=0.1, device="cpu",
+                 progress=False, plot=False, updates_per_epoch=2)
+    assert calls["n"] == 2 * (2 * 2 + 1)
+
+
+def test_compiled_model_trains_and_checkpoints_plain_names(tiny, tmp_path):
+    # backend="eager" 只检验接线（编译后的模块用于前向，检查点存原模块），不花时间真正编译
+    ckpt = tmp_path / "compiled.pt"
+    net = small_cnn()
+    h = cnnlib.train(net, *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False,
+                     compile={"backend": "eager"}, checkpoint=ckpt)
+    assert math.isfinite(h.train_loss[0])
+    keys = torch.load(ckpt, weights_only=True)["model"].keys()
+    assert set(keys) == set(net.state_dict().keys()) and not any("_orig_mod" in k for k in keys)
+
+
+def test_evaluate_accuracy_follows_the_models_layout(tiny):
+    _, test_iter = tiny()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Conv2d(4, 8, 3), nn.Flatten(), nn.Linear(8 * 24 * 24, 10))
+    fp32 = cnnlib.evaluate_accuracy(net, test_iter, precision="fp32")
+    net.to(memory_format=torch.channels_last)
+    assert _is_channels_last(net)
+    assert cnnlib.evaluate_accuracy(net, test_iter, precision="fp32") == pytest.approx(fp32, abs=1 / 300)
