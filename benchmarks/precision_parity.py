@@ -12,17 +12,8 @@ import json
 import time
 
 import torch
-from torch import nn
 
 import cnnlib
-
-
-def make_lenet_relu():
-    # lenet.ipynb 中第二次训练的 ReLU + 最大汇聚版本（同样的层，只换激活与汇聚）
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
 INITS = {"xavier": cnnlib.init_xavier, "he": cnnlib.init_he}
