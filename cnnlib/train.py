@@ -230,9 +230,15 @@ def load_checkpoint(path, net, optimizer=None, map_location="cpu", scaler=None,
 
 
 def _progress(total, enabled, initial=0):
+    """tqdm 进度条：交互使用时是 ``tqdm.auto``（笔记本里是小部件）；环境变量
+    ``CNNLIB_PROGRESS=text`` 时是纯文本进度条——为网页版执行笔记本时用它，静态网页里留下
+    最后一行进度（小部件需要 JavaScript，离线网页里什么也不显示）。"""
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    if os.environ.get("CNNLIB_PROGRESS", "").strip().lower() == "text":
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="batch", leave=True, dynamic_ncols=True)
 

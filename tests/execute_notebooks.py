@@ -29,11 +29,12 @@ def main(argv=None):
         sys.exit("拒绝执行：smoke 预算的输出不能提交（committed outputs must come from small or full）。"
                  "请取消 CNNLIB_BUDGET=smoke 后重试。")
     os.environ["CNNLIB_BUDGET"] = budget
+    os.environ["CNNLIB_PROGRESS"] = "text"  # 纯文本进度条：合并输出流后网页上留下最后一行
     print(f"预算 budget: {budget}", flush=True)
     total = time.perf_counter()
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3", coalesce_streams=True,
                                 resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
         client.execute()

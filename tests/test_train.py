@@ -7,7 +7,7 @@ from torch import nn
 
 import cnnlib
 from cnnlib import device as device_mod
-from cnnlib.train import _is_channels_last
+from cnnlib.train import _is_channels_last, _progress
 
 
 def small_cnn():
@@ -320,3 +320,26 @@ def test_evaluate_accuracy_follows_the_models_layout(tiny):
     net.to(memory_format=torch.channels_last)
     assert _is_channels_last(net)
     assert cnnlib.evaluate_accuracy(net, test_iter, precision="fp32") == pytest.approx(fp32, abs=1 / 300)
+
+
+def test_text_progress_bar_for_book_builds(tiny, monkeypatch, capsys):
+    # 交互使用时是 tqdm.auto（笔记本里为小部件）；CNNLIB_PROGRESS=text 时是纯文本进度条
+    import tqdm.auto
+    import tqdm.std
+
+    class Widget(tqdm.std.tqdm):
+        pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Widget)
+    monkeypatch.delenv("CNNLIB_PROGRESS", raising=False)
+    bar = _progress(10, True)
+    assert type(bar) is Widget
+    bar.close()
+    monkeypatch.setenv("CNNLIB_PROGRESS", "text")
+    bar = _progress(10, True)
+    assert type(bar) is tqdm.std.tqdm
+    bar.close()
+    capsys.readouterr()
+    cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", plot=False)
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "100%" in err and "10/10" in err
