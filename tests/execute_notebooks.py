@@ -34,6 +34,7 @@ def main(argv=None):
     total = time.perf_counter()
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
+        nb.metadata.pop("widgets", None)  # 上次执行留下的小部件状态：这次执行若有小部件会重新写入
         client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3", coalesce_streams=True,
                                 resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()

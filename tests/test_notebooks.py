@@ -68,6 +68,8 @@ def test_committed_outputs_come_from_a_real_run(path):
     assert None not in counts, f"有未执行的代码单元：{path.name}"
     assert counts == list(range(1, len(code) + 1)), f"代码单元未按顺序从头执行：{counts}"
     assert sum(len(c.get("outputs", [])) for c in code) >= len(code) // 3, "输出过少，像是没有真实执行"
+    # 书中执行用纯文本进度条；小部件状态只能是过时的残留（网页上显示为空白或 "0%"）
+    assert "widgets" not in nb["metadata"], "笔记本元数据里有小部件状态（widget state）：请用 make results 重新执行"
     for cell in code:
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error", f"提交了错误输出：{source(cell)[:80]}"
