@@ -2,6 +2,8 @@
 
 `try_gpu` / `try_all_gpus` 与《动手学深度学习》同名同义，方便读过那本书的读者。
 """
+import contextlib
+
 import torch
 
 
@@ -71,6 +73,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def check_precision(precision) -> str:
+    """校验精度名称，返回规范化的名称；非法时报错并列出合法取值。"""
     value = str(precision).strip().lower()
     if value not in PRECISIONS:
         raise ValueError(f"未知的数值精度（precision）{precision!r}：合法取值为 {', '.join(PRECISIONS)}。")
@@ -97,8 +100,6 @@ def resolve_precision(precision="auto", device=None) -> str:
 
 def autocast(device, precision: str):
     """``precision`` 为 bf16/fp16 时返回 ``torch.autocast`` 上下文，fp32 时什么也不做。"""
-    import contextlib
-
     device = torch.device(device)
     if precision == "fp32":
         return contextlib.nullcontext()
