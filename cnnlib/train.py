@@ -142,6 +142,10 @@ def _unwrap(net):
     return getattr(net, "_orig_mod", net)
 
 
+def _model_name(net):
+    return getattr(net, "name", net.__class__.__name__)  # cnnlib 的模型有 name（如 "AlexNet"）
+
+
 def save_checkpoint(path, net, optimizer=None, history=None, scaler=None):
     """原子地保存检查点：先写同目录下的临时文件，再 ``os.replace``，中途断电也不会留下半个文件。
 
@@ -154,7 +158,7 @@ def save_checkpoint(path, net, optimizer=None, history=None, scaler=None):
     net = _unwrap(net)
     state = {
         "model": net.state_dict(),
-        "model_name": getattr(net, "name", net.__class__.__name__),
+        "model_name": _model_name(net),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
         "history": history.as_dict() if history is not None else None,
@@ -187,7 +191,7 @@ def _check_keys(path, net, saved, saved_name):
         return ", ".join(keys[:5]) + (f" …（共 {len(keys)} 个）" if len(keys) > 5 else "")
 
     lines = [f"检查点 {path} 与模型的结构不一致（architecture mismatch）："
-             f"检查点来自 {saved_name}，模型是 {getattr(net, 'name', net.__class__.__name__)}。"]
+             f"检查点来自 {saved_name}，模型是 {_model_name(net)}。"]
     if missing:
         lines.append(f"  模型有而检查点没有的参数（missing keys）：{show(missing)}")
     if unexpected:
