@@ -121,16 +121,41 @@ def test_kernel_metadata(path):
 
 
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+# 另起一行也不会变成空格的行首：空行、列表、标题、表格、公式块、HTML、围栏、引用
+STRUCTURAL = re.compile(r"^\s*([-*+] |\d+[.)] |#|\||\$\$|<|:::|```|>|\\\[|\\\]|\\begin|\\end|$)")
+
+
+def soft_breaks_after_chinese(text):
+    """以汉字或全角标点结尾、下一行接着写正文的位置：网页上这里会多出一个空格。"""
+    found, lines, fence, math = [], text.split("\n"), False, False
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if s.startswith("```"):
+            fence = not fence
+        if s.startswith("$$") and not (len(s) > 2 and s.endswith("$$")):
+            math = not math
+        if fence or math or i + 1 == len(lines):
+            continue
+        if re.search(rf"[{CJK}]$", line) and not STRUCTURAL.match(lines[i + 1]):
+            found.append(line[-12:] + "⏎" + lines[i + 1][:12])
+    return found
+
+
+def test_soft_break_detector():
+    assert soft_breaks_after_chinese("第一句，\n第二句。") == ["第一句，⏎第二句。"]
+    assert soft_breaks_after_chinese("公式如下：\n$x$ 是输入。")          # 下一行以公式开头也算
+    assert soft_breaks_after_chinese("列表：\n\n- 一项\n- 两项") == []
+    assert soft_breaks_after_chinese("```\n代码，\n注释\n```") == []
 
 
 @pytest.mark.parametrize("path", [*NOTEBOOKS, *sorted((ROOT / "chapters").rglob("*.md")), ROOT / "intro.md"],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_chinese_paragraphs_are_not_wrapped(path):
-    # 段落内的换行在网页上变成空格：两个汉字之间不能断行（列表、公式、表格另起一行不受影响）
+    # 段落内的换行在网页上变成空格：汉字或全角标点之后不能断行（列表、公式、表格另起一行不受影响）
     if path.suffix == ".ipynb":
         texts = [source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
     else:
         texts = [path.read_text(encoding="utf-8")]
     for text in texts:
-        bad = re.findall(rf"[{CJK}]\n *[{CJK}]", text)
+        bad = soft_breaks_after_chinese(text)
         assert not bad, f"{path.name}：段落中间换行 {bad[:3]}"
