@@ -15,7 +15,7 @@ from .data import (DataCorruptError, DataNotFoundError, TensorLoader, data_root,
                    verify_fashion_mnist)
 from .device import best_device, cpu_has_native_bf16, resolve_precision, try_all_gpus, try_gpu
 from .ops import (conv2d_true, conv_output_size, corr2d, corr2d_multi_in, corr2d_multi_in_out,
-                  corr2d_multi_in_out_1x1, pool2d)
+                  corr2d_multi_in_out_1x1, field_size, pool2d, receptive_field)
 from .plot import HAS_CJK, set_figsize, show_images, zh
 from .models import num_params
 from .summary import summary

@@ -72,3 +72,24 @@ def conv_output_size(n: int, k: int, p: int = 0, s: int = 1) -> int:
     if n + 2 * p < k:
         raise ValueError(f"填充后的输入 {n}+2×{p} 小于核大小（kernel_size）{k}，无法放下一个窗口")
     return (n - k + 2 * p) // s + 1
+
+
+def receptive_field(net, size: int = 15, in_channels: int = 1) -> torch.Tensor:
+    """中心输出元素对输入的梯度图（``size×size``）：不为零的位置就是它的感受野（receptive field）。
+
+    输入是全 1 的 ``(1, in_channels, size, size)`` 张量，取 ``net`` 输出第 0 个通道正中的元素做
+    反向传播，返回各输入通道梯度绝对值之和。权重全取正数（例如 ``nn.init.ones_``）时不会出现正负
+    抵消；最大汇聚只把梯度传给窗口里的一个元素，要看完整的窗口请换成平均汇聚。
+    """
+    X = torch.ones(1, in_channels, size, size, requires_grad=True)
+    Y = net(X)
+    Y[0, 0, Y.shape[-2] // 2, Y.shape[-1] // 2].backward()
+    return X.grad[0].abs().sum(dim=0)
+
+
+def field_size(grad: torch.Tensor) -> tuple:
+    """梯度图中非零区域的外接矩形的高和宽，如 ``(5, 5)``。"""
+    rows, cols = grad.nonzero(as_tuple=True)
+    if rows.numel() == 0:
+        return (0, 0)
+    return (int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1)

@@ -78,7 +78,7 @@ def test_wrong_size_names_the_layer_and_expected_input():
         models.alexnet()(torch.zeros(1, 1, 227, 227))
     message = str(err.value)
     assert "AlexNet" in message and "Linear(in_features=6400" in message
-    assert "(批量大小, 1, 224, 224)" in message and "(1, 9216)" in message
+    assert "(1, 9216)" in message and "193–224" in message and "224×224" in message
 
 
 def test_wrong_channels_fail_before_the_first_layer():
@@ -89,8 +89,26 @@ def test_wrong_channels_fail_before_the_first_layer():
 
 
 def test_too_small_input_is_explained():
-    with pytest.raises(ValueError, match="NiN 的第 .* 层"):
-        models.nin()(torch.zeros(1, 1, 32, 32))
+    # NiN 以全局平均汇聚结尾：报错说它接受任何 ≥ 67 的输入，而不是只报设计尺寸 224
+    net = models.nin().eval()
+    with pytest.raises(ValueError, match="NiN 的第 .* 层") as err:
+        net(torch.zeros(1, 1, 32, 32))
+    assert "不小于 67" in str(err.value) and "只接受" not in str(err.value)
+    assert net(torch.zeros(1, 1, 67, 67)).shape == (1, 10)
+    with pytest.raises(ValueError):
+        net(torch.zeros(1, 1, 66, 66))
+
+
+def test_accepted_sizes_agree_with_a_real_forward_pass():
+    net = models.lenet().eval()
+    real = []
+    for size in range(1, 57):
+        try:
+            net(torch.zeros(1, 1, size, size))
+            real.append(size)
+        except ValueError:
+            pass
+    assert net.accepted_sizes() == real == [28, 29, 30, 31]
 
 
 def test_summary_totals_agree_with_the_model():

@@ -84,3 +84,29 @@ def test_shape_errors_are_explained():
         cnnlib.corr2d(torch.zeros(1, 2, 2), torch.zeros(1, 1))
     with pytest.raises(ValueError, match="in_channels"):
         cnnlib.corr2d_multi_in(torch.zeros(2, 3, 3), torch.zeros(3, 2, 2))
+
+
+def ones_conv(k, padding=None):
+    conv = nn.Conv2d(1, 1, k, padding=k // 2 if padding is None else padding, bias=False)
+    nn.init.ones_(conv.weight)
+    return conv
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+def test_receptive_field_of_stacked_3x3_convolutions(layers):
+    grad = cnnlib.receptive_field(nn.Sequential(*[ones_conv(3) for _ in range(layers)]), size=15)
+    assert cnnlib.field_size(grad) == (2 * layers + 1, 2 * layers + 1)
+    assert int((grad != 0).sum()) == (2 * layers + 1) ** 2        # 实心的正方形
+
+
+def test_receptive_field_factorised_kernel_and_pooling():
+    one_by_seven = nn.Conv2d(1, 1, (1, 7), padding=(0, 3), bias=False)
+    seven_by_one = nn.Conv2d(1, 1, (7, 1), padding=(3, 0), bias=False)
+    for conv in (one_by_seven, seven_by_one):
+        nn.init.ones_(conv.weight)
+    assert cnnlib.field_size(cnnlib.receptive_field(nn.Sequential(one_by_seven, seven_by_one))) == (7, 7)
+    assert cnnlib.field_size(cnnlib.receptive_field(one_by_seven)) == (1, 7)
+    # 2×2 平均汇聚（步幅 2）后接 3×3 卷积：3 个汇聚窗口宽，即 6 个像素
+    net = nn.Sequential(nn.AvgPool2d(2), ones_conv(3))
+    assert cnnlib.field_size(cnnlib.receptive_field(net, size=16)) == (6, 6)
+    assert cnnlib.field_size(torch.zeros(3, 3)) == (0, 0)

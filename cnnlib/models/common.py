@@ -14,6 +14,9 @@ def _describe(layer: nn.Module) -> str:
 class Classifier(nn.Sequential):
     """``nn.Sequential`` 加上输入检查：``input_size`` 是模型设计时的输入高宽（如 224）。
 
+    出错时报告的可接受尺寸由 :meth:`accepted_sizes` 实际推算，而不是只报设计尺寸：
+    带全局平均汇聚的 NiN 接受任何不小于 67 的输入，AlexNet 只接受 193–224。
+
     输入的维数或通道数不对时，在第一层之前就报错；某一层因形状不合而失败时，报告这一层的
     名字、它需要的输入和实际收到的形状，而不是一句光秃秃的矩阵乘法错误。
     """
@@ -46,9 +49,39 @@ class Classifier(nn.Sequential):
                     raise
                 raise ValueError(
                     f"{self.name} 的第 {i} 层 {_describe(layer)} 无法处理形状为 {tuple(x.shape)} 的输入"
-                    f"（layer {i} got input of shape {tuple(x.shape)}）。本模型按 {self.input_size}×{self.input_size} "
-                    f"的输入设计，期望输入形状 {self._expected()}。原始错误：{err}") from err
+                    f"（layer {i} got input of shape {tuple(x.shape)}）。{self._size_hint()}"
+                    f"原始错误：{err}") from err
         return x
+
+    def accepted_sizes(self, limit=None):
+        """在 1…``limit``（默认设计尺寸的 2 倍）中找出能通过整个网络的输入高宽（正方形）。
+
+        在 meta 设备上只推算形状，不分配内存也不计算，所以很快。返回排好序的列表。
+        """
+        limit = limit or 2 * self.input_size
+        params = {name: torch.empty_like(t, device="meta")
+                  for name, t in [*self.named_parameters(), *self.named_buffers()]}
+        ok = []
+        for size in range(1, limit + 1):
+            x = torch.empty(1, self.in_channels, size, size, device="meta")
+            try:
+                torch.func.functional_call(nn.Sequential(*self), params, (x,))
+            except RuntimeError:
+                continue
+            ok.append(size)
+        return ok
+
+    def _size_hint(self) -> str:
+        ok, limit = self.accepted_sizes(), 2 * self.input_size
+        design = f"设计尺寸为 {self.input_size}×{self.input_size}，{self.in_channels} 个输入通道"
+        if not ok:
+            return f"在 1…{limit} 中没有能通过本模型的输入高宽（{design}）。"
+        lo, hi = ok[0], ok[-1]
+        if len(ok) == hi - lo + 1:
+            if hi == limit:
+                return f"本模型接受高宽不小于 {lo} 的输入（accepts H = W ≥ {lo}；{design}）。"
+            return f"本模型只接受高宽在 {lo}–{hi} 之间的输入（accepts {lo} ≤ H = W ≤ {hi}；{design}）。"
+        return f"本模型接受的输入高宽（1…{limit} 中）为 {ok}（{design}）。"
 
     @torch.no_grad()
     def shapes(self, batch_size: int = 1, size=None):
