@@ -16,8 +16,9 @@ class Inception(nn.Module):
     各路都保持高宽不变，输出通道数为 ``c1 + c2[1] + c3[1] + c4``。
     """
 
-    def __init__(self, in_channels: int, c1: int, c2, c3, c4: int):
+    def __init__(self, in_channels: int, c1: int, c2, c3, c4: int, name: str = ""):
         super().__init__()
+        self.name = name  # 论文表 1 中的名称，如 "3a"（只用于显示）
         self.in_channels = in_channels
         self.out_channels = c1 + c2[1] + c3[1] + c4
         self.p1 = nn.Sequential(nn.Conv2d(in_channels, c1, 1), nn.ReLU())
@@ -49,7 +50,7 @@ INCEPTION_CONFIGS = {
 def _inceptions(names, in_channels):
     blocks = []
     for name in names:
-        block = Inception(in_channels, *INCEPTION_CONFIGS[name])
+        block = Inception(in_channels, *INCEPTION_CONFIGS[name], name=name)
         blocks.append(block)
         in_channels = block.out_channels
     return blocks, in_channels

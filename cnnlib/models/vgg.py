@@ -40,7 +40,8 @@ def vgg(config="A", in_channels: int = 1, num_classes: int = 10, ratio: int = 1,
         blocks.append(vgg_block(num_convs, c, out_channels, last_1x1=b in one_by_one))
         c = out_channels
     side = input_size // 2 ** len(arch)
-    name = f"VGG-{DEPTH[config]}" if isinstance(config, str) else "VGG"
+    # 配置 C 与 D 都是 16 层：C 的名字带上配置名，免得与通常所说的 VGG-16（配置 D）混淆
+    name = (f"VGG-{DEPTH[config]}" + (" (C)" if config == "C" else "")) if isinstance(config, str) else "VGG"
     return Classifier(
         *blocks, nn.Flatten(),
         nn.Linear(c * side * side, 4096), nn.ReLU(), nn.Dropout(dropout),

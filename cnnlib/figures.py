@@ -1,0 +1,468 @@
+"""书中的示意图，全部由代码画出，所以图不会与代码脱节：
+
+- 概念图（第 1 章）的每个数字都取自调用者传入的张量，输出由 :mod:`cnnlib.ops` 现场计算；
+- 结构图（第 2 章起）的层、核大小、通道数和输出形状取自真实的 cnnlib 模型：在 meta 设备上
+  跑一遍前向传播，记下每一层的输出形状（不分配内存，也不做计算）。
+
+所有文字都经过 :func:`cnnlib.zh`：有中文字体时是中文，没有时是英文，绝不会出现缺字警告。
+每个函数返回 ``matplotlib.figure.Figure``；在笔记本里接 ``plt.show()`` 即可。
+"""
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from torch import nn
+
+from .ops import corr2d, corr2d_multi_in, pool2d
+from .plot import zh
+
+# 配色：输入/普通格子、高亮窗口、填充、输出高亮；结构图中各类层的底色。
+CELL, WINDOW, PADDING, RESULT = "#ffffff", "#9ecae1", "#e5e5e5", "#fdae6b"
+KIND_COLORS = {"conv": "#deebf7", "pool": "#fee6ce", "fc": "#e5f5e0", "block": "#efedf5",
+               "input": "#f0f0f0", "other": "#f7f7f7"}
+
+
+# ---------------------------------------------------------------- 概念图：格子与数字
+
+def _fmt(v) -> str:
+    v = float(v)
+    return str(int(v)) if v == int(v) else f"{v:.2f}".rstrip("0")
+
+
+def draw_grid(ax, A, x0=0.0, y0=0.0, highlight=None, color=WINDOW, shade=None, title=None, fontsize=10):
+    """把二维张量 ``A`` 画成带数字的方格，左上角在 ``(x0, y0)``（y 轴向下）。
+
+    ``highlight`` 是 ``(行, 列, 高, 宽)``，用 ``color`` 标出这个窗口；``shade`` 是与 ``A`` 同形的
+    布尔掩码，标为灰色（例如填充的 0）。返回方格的 ``(宽, 高)``。
+    """
+    A = torch.as_tensor(A)
+    h, w = A.shape
+    for i in range(h):
+        for j in range(w):
+            face = CELL
+            if shade is not None and bool(shade[i][j]):
+                face = PADDING
+            if highlight is not None:
+                r, c, hh, ww = highlight
+                if r <= i < r + hh and c <= j < c + ww:
+                    face = color
+            ax.add_patch(Rectangle((x0 + j, y0 + i), 1, 1, facecolor=face, edgecolor="#555555", lw=0.8))
+            ax.text(x0 + j + 0.5, y0 + i + 0.5, _fmt(A[i, j]), ha="center", va="center", fontsize=fontsize)
+    if title:
+        ax.text(x0 + w / 2, y0 - 0.35, title, ha="center", va="bottom", fontsize=fontsize)
+    return w, h
+
+
+def _symbol(ax, x, y, text, fontsize=16):
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _canvas(width, height, scale=0.42):
+    fig, ax = plt.subplots(figsize=(max(width * scale, 2.0), max(height * scale, 1.2)))
+    ax.set_xlim(-0.3, width + 0.3)
+    ax.set_ylim(height + 0.3, -0.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig, ax
+
+
+def _row(ax, items, gap=1.6, y=1.0):
+    """从左到右排 ``[(张量, 高亮, 颜色, 遮罩, 标题) 或 运算符字符串]``，各方格竖直居中。"""
+    tallest = max(torch.as_tensor(it[0]).shape[0] for it in items if not isinstance(it, str))
+    x = 0.0
+    for it in items:
+        if isinstance(it, str):
+            _symbol(ax, x + gap / 2, y + tallest / 2, it)
+            x += gap
+        else:
+            A, hl, color, shade, title = it
+            h = torch.as_tensor(A).shape[0]
+            w, _ = draw_grid(ax, A, x, y + (tallest - h) / 2, hl, color, shade, title)
+            x += w
+    return x, tallest
+
+
+def _sum_text(window, kernel) -> str:
+    terms = [f"{_fmt(a)}×{_fmt(b)}" for a, b in zip(window.flatten().tolist(), kernel.flatten().tolist())]
+    return " + ".join(terms) + f" = {_fmt((window * kernel).sum())}"
+
+
+STAR = r"$\star$"
+
+
+def corr2d_figure(X, K, pos=(0, 0)):
+    """互相关：输入 ⋆ 核 = 输出。标出 ``pos`` 处的窗口、对应的输出元素，并写出这一次乘加。"""
+    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    Y = corr2d(X, K)
+    i, j = pos
+    kh, kw = K.shape
+    width = X.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6
+    height = max(X.shape[0], K.shape[0], Y.shape[0]) + 2.6
+    fig, ax = _canvas(width, height)
+    _row(ax, [(X, (i, j, kh, kw), WINDOW, None, zh("输入", "input")), STAR,
+              (K, (0, 0, kh, kw), WINDOW, None, zh("核", "kernel")), "=",
+              (Y, (i, j, 1, 1), RESULT, None, zh("输出", "output"))])
+    ax.text(width / 2, height - 0.6, _sum_text(X[i:i + kh, j:j + kw], K), ha="center", va="center", fontsize=10)
+    return fig
+
+
+def padding_figure(X, K, padding=1, pos=(0, 0)):
+    """填充：输入四周补 ``padding`` 圈 0（灰色），再做互相关；标出 ``pos`` 处越过原输入边界的窗口。"""
+    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    P = torch.nn.functional.pad(X, (padding,) * 4)
+    shade = torch.ones_like(P, dtype=torch.bool)
+    shade[padding:padding + X.shape[0], padding:padding + X.shape[1]] = False
+    Y = corr2d(P, K)
+    i, j = pos
+    kh, kw = K.shape
+    width = P.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6
+    height = max(P.shape[0], Y.shape[0]) + 2.6
+    fig, ax = _canvas(width, height)
+    _row(ax, [(P, (i, j, kh, kw), WINDOW, shade, zh(f"填充 {padding} 圈 0 后的输入", f"input padded by {padding}")),
+              STAR, (K, None, WINDOW, None, zh("核", "kernel")), "=",
+              (Y, (i, j, 1, 1), RESULT, None, zh("输出", "output"))])
+    ax.text(width / 2, height - 0.6, _sum_text(P[i:i + kh, j:j + kw], K), ha="center", va="center", fontsize=10)
+    return fig
+
+
+def stride_figure(X, K, stride=(3, 2), padding=1):
+    """步幅：高、宽方向的步幅为 ``stride``。标出输出第一行前两个元素各自的窗口（两种颜色）。"""
+    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    sh, sw = stride
+    P = torch.nn.functional.pad(X, (padding,) * 4)
+    shade = torch.ones_like(P, dtype=torch.bool)
+    shade[padding:padding + X.shape[0], padding:padding + X.shape[1]] = False
+    Y = corr2d(P, K)[::sh, ::sw]
+    kh, kw = K.shape
+    width = 2 * P.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6 + 1.0
+    height = max(P.shape[0], Y.shape[0]) + 3.4
+    fig, ax = _canvas(width, height)
+    second = "#a1d99b"
+    x = 0.0
+    tallest = P.shape[0]
+    for col, color in ((0, WINDOW), (1, second)):
+        draw_grid(ax, P, x, 1.0, (0, col * sw, kh, kw), color, shade,
+                  zh(f"窗口向右移 {col * sw} 列", f"window shifted by {col * sw}"))
+        x += P.shape[1] + (1.0 if col == 0 else 0.0)
+    _symbol(ax, x + 0.8, 1.0 + tallest / 2, STAR)
+    x += 1.6
+    draw_grid(ax, K, x, 1.0 + (tallest - kh) / 2, None, WINDOW, None, zh("核", "kernel"))
+    x += kw
+    _symbol(ax, x + 0.8, 1.0 + tallest / 2, "=")
+    x += 1.6
+    y0 = 1.0 + (tallest - Y.shape[0]) / 2
+    draw_grid(ax, Y, x, y0, (0, 0, 1, 1), WINDOW, None, zh("输出", "output"))
+    ax.add_patch(Rectangle((x + 1, y0), 1, 1, facecolor=second, edgecolor="#555555", lw=0.8))
+    ax.text(x + 1.5, y0 + 0.5, _fmt(Y[0, 1]), ha="center", va="center", fontsize=10)
+    ax.text(width / 2, height - 1.0,
+            f"{_sum_text(P[:kh, :kw], K)}\n{_sum_text(P[:kh, sw:sw + kw], K)}",
+            ha="center", va="center", fontsize=9)
+    return fig
+
+
+def multi_in_figure(X, K):
+    """多输入通道：每个通道各做一次互相关，再把结果相加。``X`` 形状 (c, h, w)，``K`` 形状 (c, k_h, k_w)。"""
+    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    c, kh, kw = K.shape
+    Y = corr2d_multi_in(X, K)
+    parts = [corr2d(x, k) for x, k in zip(X, K)]
+    row_h = max(X.shape[1], kh) + 1.4
+    width = X.shape[2] + kw + parts[0].shape[1] + Y.shape[1] + 3 * 1.6
+    height = c * row_h + 2.0
+    fig, ax = _canvas(width, height)
+    for ch in range(c):
+        y = 0.8 + ch * row_h
+        x = 0.0
+        draw_grid(ax, X[ch], x, y, (0, 0, kh, kw), WINDOW, None, zh(f"输入通道 {ch}", f"input channel {ch}"))
+        x += X.shape[2]
+        _symbol(ax, x + 0.8, y + X.shape[1] / 2, STAR)
+        x += 1.6
+        draw_grid(ax, K[ch], x, y + (X.shape[1] - kh) / 2, (0, 0, kh, kw), WINDOW, None,
+                  zh(f"核通道 {ch}", f"kernel channel {ch}"))
+        x += kw
+        _symbol(ax, x + 0.8, y + X.shape[1] / 2, "=")
+        x += 1.6
+        draw_grid(ax, parts[ch], x, y + (X.shape[1] - parts[ch].shape[0]) / 2, (0, 0, 1, 1), RESULT)
+        if ch < c - 1:
+            _symbol(ax, x + parts[ch].shape[1] / 2, y + row_h - 0.55, "+")
+    x += parts[0].shape[1]
+    _symbol(ax, x + 0.8, 0.8 + (c * row_h - 1.4) / 2, "=")
+    draw_grid(ax, Y, x + 1.6, 0.8 + (c * row_h - 1.4 - Y.shape[0]) / 2, (0, 0, 1, 1), RESULT,
+              None, zh("输出（各通道相加）", "output (sum)"))
+    total = " + ".join(_fmt((X[ch, :kh, :kw] * K[ch]).sum()) for ch in range(c))
+    ax.text(width / 2, height - 0.5, f"{total} = {_fmt(Y[0, 0])}", ha="center", va="center", fontsize=10)
+    return fig
+
+
+def conv1x1_figure(X, K, pos=(0, 0)):
+    """1×1 卷积：每个像素位置上，``c_i`` 个输入值经 ``c_o × c_i`` 的权重矩阵变成 ``c_o`` 个输出值。
+
+    ``X`` 形状 (c_i, h, w)，``K`` 形状 (c_o, c_i, 1, 1) 或 (c_o, c_i)。标出 ``pos`` 处的像素。
+    """
+    X = torch.as_tensor(X)
+    W = torch.as_tensor(K).reshape(K.shape[0], K.shape[1])
+    c_o, c_i = W.shape
+    Y = torch.einsum("oi,ihw->ohw", W, X)
+    i, j = pos
+    h, w = X.shape[1:]
+    gap = 0.6
+    width = w + W.shape[1] + w + 2 * 1.6 + 0.4
+    height = max(c_i, c_o) * (h + gap) + 2.2
+    fig, ax = _canvas(width, height)
+    for ch in range(c_i):
+        draw_grid(ax, X[ch], 0, 0.8 + ch * (h + gap), (i, j, 1, 1), WINDOW, None,
+                  zh(f"输入通道 {ch}", f"in {ch}") if ch == 0 else None, fontsize=9)
+    mid = 0.8 + max(c_i, c_o) * (h + gap) / 2 - gap / 2
+    _symbol(ax, w + 0.8, mid, "→")
+    draw_grid(ax, W, w + 1.6, mid - c_o / 2, None, WINDOW, None, zh("权重 c_o×c_i", "weights"), fontsize=9)
+    _symbol(ax, w + 1.6 + c_i + 0.8, mid, "→")
+    x = w + 1.6 + c_i + 1.6
+    for ch in range(c_o):
+        draw_grid(ax, Y[ch], x, 0.8 + ch * (h + gap), (i, j, 1, 1), RESULT, None,
+                  zh(f"输出通道 {ch}", f"out {ch}") if ch == 0 else None, fontsize=9)
+    vec = ", ".join(_fmt(v) for v in X[:, i, j])
+    out = ", ".join(_fmt(v) for v in Y[:, i, j])
+    ax.text(width / 2, height - 0.5, zh(f"位置 ({i}, {j})：W · [{vec}] = [{out}]", f"pixel ({i}, {j}): W · [{vec}] = [{out}]"),
+            ha="center", va="center", fontsize=10)
+    return fig
+
+
+def pooling_figure(X, pool_size=2, pos=(0, 0)):
+    """最大汇聚与平均汇聚并排：同一个窗口，一个取最大值，一个取平均值。"""
+    X = torch.as_tensor(X, dtype=torch.float32)
+    p = pool_size if isinstance(pool_size, tuple) else (pool_size, pool_size)
+    Ymax, Yavg = pool2d(X, p, "max"), pool2d(X, p, "avg")
+    i, j = pos
+    width = X.shape[1] + Ymax.shape[1] + Yavg.shape[1] + 2 * 1.6 + 1.0
+    height = X.shape[0] + 3.0
+    fig, ax = _canvas(width, height)
+    draw_grid(ax, X, 0, 1.0, (i, j, *p), WINDOW, None, zh("输入", "input"))
+    x = X.shape[1]
+    _symbol(ax, x + 0.8, 1.0 + X.shape[0] / 2, "→")
+    x += 1.6
+    y0 = 1.0 + (X.shape[0] - Ymax.shape[0]) / 2
+    draw_grid(ax, Ymax, x, y0, (i, j, 1, 1), RESULT, None, zh("最大汇聚", "max pooling"))
+    x += Ymax.shape[1] + 1.0
+    draw_grid(ax, Yavg, x, y0, (i, j, 1, 1), RESULT, None, zh("平均汇聚", "average pooling"))
+    window = ", ".join(_fmt(v) for v in X[i:i + p[0], j:j + p[1]].flatten())
+    ax.text(width / 2, height - 0.6, f"max({window}) = {_fmt(Ymax[i, j])}    mean({window}) = {_fmt(Yavg[i, j])}",
+            ha="center", va="center", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------- 结构图：取自真实模型
+
+ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh)
+
+
+@dataclass
+class Box:
+    """结构图中的一个方框：一层或一个块。"""
+    label: str
+    shape: tuple  # 输出形状（不含批量维）
+    kind: str     # conv / pool / fc / block / input / other
+
+
+def _pair(v):
+    return v if isinstance(v, tuple) else (v, v)
+
+
+def describe(layer: nn.Module) -> tuple:
+    """一层的中文描述与类别，例如 ``("5×5 卷积, 6, 填充 2", "conv")``。"""
+    if isinstance(layer, nn.Conv2d):
+        (kh, kw), (sh, _), (ph, pw) = layer.kernel_size, layer.stride, _pair(layer.padding)
+        text = zh(f"{kh}×{kw} 卷积, {layer.out_channels}", f"{kh}×{kw} conv, {layer.out_channels}")
+        if sh > 1:
+            text += zh(f", 步幅 {sh}", f", stride {sh}")
+        if ph or pw:
+            text += zh(f", 填充 {ph}" if ph == pw else f", 填充 {ph}×{pw}", f", pad {ph}")
+        return text, "conv"
+    if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
+        k, s = _pair(layer.kernel_size)[0], _pair(layer.stride)[0]
+        name = zh("最大汇聚", "max pool") if isinstance(layer, nn.MaxPool2d) else zh("平均汇聚", "avg pool")
+        return f"{k}×{k} {name}" + (zh(f", 步幅 {s}", f", stride {s}") if s > 1 else ""), "pool"
+    if isinstance(layer, (nn.AdaptiveAvgPool2d,)):
+        return zh("全局平均汇聚", "global avg pool"), "pool"
+    if isinstance(layer, nn.Linear):
+        return zh(f"全连接, {layer.out_features}", f"dense, {layer.out_features}"), "fc"
+    if isinstance(layer, nn.Flatten):
+        return zh("展平", "flatten"), "other"
+    if isinstance(layer, nn.Dropout):
+        return zh(f"丢弃法 {layer.p:g}", f"dropout {layer.p:g}"), "other"
+    if isinstance(layer, ACTIVATIONS):
+        return layer.__class__.__name__, "other"
+    if _is_inception(layer):
+        return _inception_label(layer), "block"
+    if isinstance(layer, nn.Sequential):
+        return _sequence_label(layer), "block"
+    return layer.__class__.__name__, "other"
+
+
+def _is_inception(m) -> bool:
+    return all(hasattr(m, p) for p in ("p1", "p2", "p3", "p4"))
+
+
+def _inception_channels(m):
+    return (m.p1[0].out_channels, m.p2[2].out_channels, m.p3[2].out_channels, m.p4[1].out_channels)
+
+
+def _inception_label(m) -> str:
+    name = f"Inception {getattr(m, 'name', '')}".rstrip()
+    return f"{name}: " + "+".join(str(c) for c in _inception_channels(m))
+
+
+def _sequence_label(seq: nn.Sequential) -> str:
+    """把一个块里的层压成几行：相同的相邻层写成“n × …”，每种层一行，激活函数省略。"""
+    parts = []
+    for layer in seq:
+        if isinstance(layer, ACTIVATIONS):
+            continue
+        text = describe(layer)[0]
+        if parts and parts[-1][0] == text:
+            parts[-1][1] += 1
+        else:
+            parts.append([text, 1])
+    return "\n".join(t if n == 1 else zh(f"{n} 个 {t}", f"{n} × {t}") for t, n in parts)
+
+
+def _shapes(net, modules, in_channels, size):
+    """在 meta 设备上前向一次，返回 ``modules`` 中每个模块的输出形状（不含批量维）。"""
+    shapes = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, key=id(m): shapes.__setitem__(key, tuple(o.shape[1:])))
+             for m in modules]
+    params = {n: torch.empty_like(t, device="meta") for n, t in [*net.named_parameters(), *net.named_buffers()]}
+    x = torch.empty(1, in_channels, size, size, device="meta")
+    try:
+        torch.func.functional_call(net, params, (x,))
+    finally:
+        for h in hooks:
+            h.remove()
+    return shapes
+
+
+def layer_boxes(net, input_size=None, in_channels=None, expand=False, fold=True):
+    """按前向顺序列出 ``net`` 的方框（:class:`Box`）：第一项是输入。
+
+    ``net`` 是一个 ``nn.Sequential``（cnnlib 的模型都是）。``expand=True`` 时把子块再展开一层
+    （例如 GoogLeNet 的五个模块展开成各个卷积层与 Inception 块）。``fold=True`` 时把激活函数、
+    丢弃法和展平并入前一个方框。
+    """
+    in_channels = in_channels or getattr(net, "in_channels", 1)
+    size = input_size or getattr(net, "input_size", 224)
+    layers = []
+    for child in net:
+        if expand and isinstance(child, nn.Sequential):
+            layers.extend(child)
+        else:
+            layers.append(child)
+    shapes = _shapes(net, layers, in_channels, size)
+    boxes = [Box(zh("输入", "input"), (in_channels, size, size), "input")]
+    for layer in layers:
+        text, kind = describe(layer)
+        if fold and boxes[-1].kind != "input" and isinstance(layer, (*ACTIVATIONS, nn.Dropout, nn.Flatten)):
+            boxes[-1] = Box(f"{boxes[-1].label} · {text}", shapes[id(layer)], boxes[-1].kind)
+        else:
+            boxes.append(Box(text, shapes[id(layer)], kind))
+    return boxes
+
+
+def _shape_text(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+LINE_H, BOX_H, GAP = 0.17, 0.3, 0.14
+
+
+def _box_height(box) -> float:
+    return BOX_H + LINE_H * box.label.count("\n")
+
+
+def _draw_column(ax, boxes, x, width, top, fontsize):
+    y = top
+    for k, box in enumerate(boxes):
+        h = _box_height(box)
+        ax.add_patch(FancyBboxPatch((x, y - h), width, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    facecolor=KIND_COLORS.get(box.kind, KIND_COLORS["other"]),
+                                    edgecolor="#636363", lw=0.8))
+        ax.text(x + width / 2, y - h / 2, box.label, ha="center", va="center", fontsize=fontsize,
+                linespacing=1.25)
+        ax.text(x + width + 0.06, y - h / 2, _shape_text(box.shape), ha="left", va="center",
+                fontsize=fontsize - 1, color="#525252")
+        if k:
+            ax.add_patch(FancyArrowPatch((x + width / 2, y + GAP + 0.02), (x + width / 2, y + 0.02),
+                                         arrowstyle="-|>", mutation_scale=7, color="#636363", lw=0.8))
+        y -= h + GAP
+    return top - y
+
+
+def architecture_figure(*columns, box_width=2.6, fontsize=8):
+    """画一个或几个网络的结构图，从上（输入）到下（输出），并排比较。
+
+    每个参数是 ``(标题, 模型)`` 或 ``(标题, 模型, layer_boxes 的关键字参数字典)``，也可以直接是
+    :func:`layer_boxes` 返回的方框列表 ``(标题, [Box, ...])``。方框右侧是该层的输出形状。
+    """
+    cols = []
+    for col in columns:
+        title, thing, *rest = col
+        kwargs = rest[0] if rest else {}
+        boxes = thing if isinstance(thing, list) else layer_boxes(thing, **kwargs)
+        cols.append((title, boxes))
+    height = max(sum(_box_height(b) + GAP for b in boxes) for _, boxes in cols)
+    col_w = box_width + 1.25
+    fig, ax = plt.subplots(figsize=(col_w * len(cols), height + 0.45))
+    for c, (title, boxes) in enumerate(cols):
+        x = c * col_w
+        ax.text(x + box_width / 2, height + 0.08, title, ha="center", va="bottom", fontsize=fontsize + 2)
+        _draw_column(ax, boxes, x, box_width, height, fontsize)
+    ax.set_xlim(-0.05, col_w * len(cols))
+    ax.set_ylim(0, height + 0.4)
+    ax.axis("off")
+    return fig
+
+
+def inception_figure(block, input_size=12, fontsize=8):
+    """Inception 块的四条并行路径：每条路径的层与通道数取自 ``block`` 本身。"""
+    c_in = block.p1[0].in_channels
+    name = getattr(block, "name", "")
+    paths = []
+    for p in (block.p1, block.p2, block.p3, block.p4):
+        boxes = layer_boxes(p, input_size=input_size, in_channels=c_in)[1:]
+        paths.append(boxes)
+    depth = max(len(p) for p in paths)
+    box_w, gap, step, box_h = 1.9, 0.25, 0.5, 0.32
+    total_w = 4 * box_w + 3 * gap
+    fig, ax = plt.subplots(figsize=(total_w + 0.6, (depth + 2) * step + 0.4))
+    top = (depth + 1.5) * step
+
+    def box(x, y, w, label, kind):
+        ax.add_patch(FancyBboxPatch((x, y - box_h / 2), w, box_h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    facecolor=KIND_COLORS[kind], edgecolor="#636363", lw=0.8))
+        ax.text(x + w / 2, y, label, ha="center", va="center", fontsize=fontsize)
+
+    def arrow(x0, y0, x1, y1):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=8,
+                                     color="#636363", lw=0.8))
+
+    box(0, top, total_w, zh(f"输入（{c_in} 通道）", f"input ({c_in} channels)"), "input")
+    bottom = top - (depth + 1) * step
+    out_c = sum(p[-1].shape[0] for p in paths)
+    box(0, bottom, total_w,
+        zh(f"沿通道维连结：{' + '.join(str(p[-1].shape[0]) for p in paths)} = {out_c} 通道",
+           f"concatenate: {out_c} channels"), "block")
+    for k, boxes in enumerate(paths):
+        x = k * (box_w + gap)
+        cx = x + box_w / 2
+        prev = top - box_h / 2
+        for d, b in enumerate(boxes):
+            y = top - (d + 1) * step
+            box(x, y, box_w, b.label, b.kind)
+            arrow(cx, prev, cx, y + box_h / 2)
+            prev = y - box_h / 2
+        arrow(cx, prev, cx, bottom + box_h / 2)
+    ax.set_xlim(-0.1, total_w + 0.1)
+    ax.set_ylim(bottom - step, top + step / 2)
+    ax.axis("off")
+    if name:
+        ax.set_title(f"Inception {name}", fontsize=fontsize + 2)
+    return fig

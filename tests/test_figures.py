@@ -1,0 +1,108 @@
+"""示意图：结构图的形状与真实前向传播一致，概念图上的数字来自计算，中文不缺字。"""
+import io
+import warnings
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from torch import nn
+
+import cnnlib
+from cnnlib import figures
+from cnnlib.models import alexnet, googlenet, lenet, nin, vgg
+
+MODELS = [lambda: lenet(), lambda: alexnet(), lambda: vgg("A", ratio=4), lambda: nin(input_size=96),
+          lambda: googlenet()]
+
+
+def texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [ax.get_title() for ax in fig.axes]
+
+
+def render(fig):
+    # 缺字时 Matplotlib 发出 UserWarning（"Glyph ... missing"）：在这里变成错误
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(io.BytesIO(), format="png", dpi=60)
+    plt.close(fig)
+
+
+def real_shapes(net, layers, size):
+    shapes = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, k=id(m): shapes.__setitem__(k, tuple(o.shape[1:])))
+             for m in layers]
+    with torch.no_grad():
+        net.eval()(torch.zeros(1, net.in_channels, size, size))
+    for h in hooks:
+        h.remove()
+    return shapes
+
+
+@pytest.mark.parametrize("build", MODELS, ids=["lenet", "alexnet", "vgg", "nin", "googlenet"])
+def test_architecture_boxes_follow_a_real_forward_pass(build):
+    net = build()
+    for expand in (False, True):
+        boxes = figures.layer_boxes(net, expand=expand, fold=False)
+        layers = [m for child in net for m in (child if expand and isinstance(child, nn.Sequential) else [child])]
+        real = real_shapes(net, layers, net.input_size)
+        assert [b.shape for b in boxes[1:]] == [real[id(m)] for m in layers]
+        assert boxes[0].shape == (net.in_channels, net.input_size, net.input_size)
+    folded = figures.layer_boxes(net)
+    assert folded[-1].shape == (10,) and len(folded) < len(boxes)
+
+
+def test_lenet_boxes_name_kernels_channels_and_shapes():
+    boxes = figures.layer_boxes(lenet())
+    assert [b.shape for b in boxes] == [(1, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10), (400,),
+                                        (120,), (84,), (10,)]
+    if cnnlib.HAS_CJK:
+        assert boxes[1].label == "5×5 卷积, 6, 填充 2 · Sigmoid"
+        assert boxes[2].label == "2×2 平均汇聚, 步幅 2"
+
+
+def test_block_labels_come_from_the_modules():
+    boxes = figures.layer_boxes(vgg("A", ratio=4))
+    assert boxes[3].shape == (64, 28, 28) and "3×3" in boxes[3].label and "64" in boxes[3].label
+    assert boxes[3].label.count("\n") == 1                       # 卷积一行、汇聚一行
+    names = [b.label.split(":")[0] for b in figures.layer_boxes(googlenet(), expand=True) if ":" in b.label]
+    assert names == [f"Inception {n}" for n in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")]
+    assert figures.layer_boxes(googlenet(), expand=True)[6].label.endswith("64+128+32+32")
+
+
+def test_architecture_and_inception_figures_render_without_missing_glyphs():
+    render(figures.architecture_figure(("LeNet", lenet()), ("AlexNet", alexnet())))
+    render(figures.architecture_figure(("GoogLeNet", googlenet(), dict(expand=True))))
+    fig = figures.inception_figure(googlenet()[2][0])
+    assert any("256" in t for t in texts(fig))                   # 64 + 128 + 32 + 32
+    render(fig)
+
+
+def test_corr2d_figure_shows_the_computed_output_and_the_sum():
+    X, K = torch.arange(9.0).reshape(3, 3), torch.arange(4.0).reshape(2, 2)
+    fig = figures.corr2d_figure(X, K, pos=(1, 1))
+    t = texts(fig)
+    assert all(str(int(v)) in t for v in cnnlib.corr2d(X, K).flatten())      # 19, 25, 37, 43
+    assert "4×0 + 5×1 + 7×2 + 8×3 = 43" in t
+    render(fig)
+
+
+def test_other_concept_figures_use_the_operations_they_illustrate():
+    X, K = torch.arange(9.0).reshape(3, 3), torch.arange(4.0).reshape(2, 2)
+    fig = figures.padding_figure(X, K, padding=1)
+    assert "0×0 + 0×1 + 0×2 + 0×3 = 0" in texts(fig)
+    render(fig)
+    fig = figures.stride_figure(X, K, stride=(3, 2), padding=1)
+    assert "0×0 + 0×1 + 1×2 + 2×3 = 8" in " ".join(texts(fig))           # d2l 的 8
+    render(fig)
+    Xm, Km = torch.stack([X, X + 1]), torch.stack([K, K + 1])
+    fig = figures.multi_in_figure(Xm, Km)
+    assert f"19 + 37 = 56" in texts(fig) and int(cnnlib.corr2d_multi_in(Xm, Km)[0, 0]) == 56
+    render(fig)
+    W = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]])
+    fig = figures.conv1x1_figure(torch.arange(27.0).reshape(3, 3, 3), W, pos=(0, 0))
+    assert any("[0, 9, 18]" in s and "[18, -9]" in s for s in texts(fig))
+    render(fig)
+    fig = figures.pooling_figure(X, 2)
+    assert "max(0, 1, 3, 4) = 4    mean(0, 1, 3, 4) = 2" in texts(fig)
+    render(fig)
