@@ -76,6 +76,11 @@ def test_committed_outputs_come_from_a_real_run(path):
             assert not (out["output_type"] == "stream" and out.get("name") == "stderr"
                         and "Warning" in "".join(out.get("text", ""))), f"提交了警告：{out}"
         assert not re.search(r"budget\s*[=:]\s*smoke", output_text(cell)), "提交的输出来自 smoke 预算"
+        outs = cell.get("outputs", [])
+        for a, b in zip(outs, outs[1:]):   # 输出流应已合并（coalesce_streams）：网页上才是一整块
+            assert not (a["output_type"] == b["output_type"] == "stream" and a["name"] == b["name"]), \
+                f"同一单元的 {a['name']} 输出被拆成了几段：请用 make results 重新执行：{source(cell)[:60]}"
+        assert not re.search(r"(^|\r|\n)[^\n\r]*\b0%\|", output_text(cell)), "输出里留着停在 0% 的进度条"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
