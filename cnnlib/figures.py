@@ -25,9 +25,14 @@ KIND_COLORS = {"conv": "#deebf7", "pool": "#fee6ce", "fc": "#e5f5e0", "block": "
 
 # ---------------------------------------------------------------- 概念图：格子与数字
 
-def _fmt(v) -> str:
-    v = float(v)
-    return str(int(v)) if v == int(v) else f"{v:.2f}".rstrip("0")
+STAR = r"$\star$"  # 互相关的运算符号（mathtext 自带字形，不依赖中文字体）
+
+def _fmt(v, decimals=1) -> str:
+    """整数照写；小数最多保留 ``decimals`` 位，去掉末尾的 0（-0 写成 0）。"""
+    v = round(float(v), decimals)
+    if v == int(v):
+        return str(int(v))
+    return f"{v:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def draw_grid(ax, A, x0=0.0, y0=0.0, highlight=None, color=WINDOW, shade=None, title=None, fontsize=10):
@@ -55,7 +60,7 @@ def draw_grid(ax, A, x0=0.0, y0=0.0, highlight=None, color=WINDOW, shade=None, t
 
 
 def _symbol(ax, x, y, text, fontsize=16):
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize * 1.5 if text == STAR else fontsize)
 
 
 def _canvas(width, height, scale=0.42):
@@ -86,9 +91,6 @@ def _row(ax, items, gap=1.6, y=1.0):
 def _sum_text(window, kernel) -> str:
     terms = [f"{_fmt(a)}×{_fmt(b)}" for a, b in zip(window.flatten().tolist(), kernel.flatten().tolist())]
     return " + ".join(terms) + f" = {_fmt((window * kernel).sum())}"
-
-
-STAR = r"$\star$"
 
 
 def corr2d_figure(X, K, pos=(0, 0)):
@@ -126,8 +128,17 @@ def padding_figure(X, K, padding=1, pos=(0, 0)):
     return fig
 
 
+def _outline(ax, x0, y0, r, c, h, w, color, inset=0.0):
+    ax.add_patch(Rectangle((x0 + c + inset, y0 + r + inset), w - 2 * inset, h - 2 * inset, fill=False,
+                           edgecolor=color, lw=2.4))
+
+
+STRIDE_COLORS = ("#3182bd", "#31a354", "#e6550d")
+
+
 def stride_figure(X, K, stride=(3, 2), padding=1):
-    """步幅：高、宽方向的步幅为 ``stride``。标出输出第一行前两个元素各自的窗口（两种颜色）。"""
+    """步幅：高、宽方向的步幅为 ``stride``。在同一张填充后的输入上用三种颜色框出三个窗口：
+    第一个输出、向右移一个步幅的输出、向下移一个步幅的输出，输出中对应的元素用同样的颜色框出。"""
     X, K = torch.as_tensor(X), torch.as_tensor(K)
     sh, sw = stride
     P = torch.nn.functional.pad(X, (padding,) * 4)
@@ -135,16 +146,15 @@ def stride_figure(X, K, stride=(3, 2), padding=1):
     shade[padding:padding + X.shape[0], padding:padding + X.shape[1]] = False
     Y = corr2d(P, K)[::sh, ::sw]
     kh, kw = K.shape
-    width = 2 * P.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6 + 1.0
-    height = max(P.shape[0], Y.shape[0]) + 3.4
+    windows = [(0, 0), (0, 1), (1, 0)]
+    windows = [(a, b) for a, b in windows if a < Y.shape[0] and b < Y.shape[1]]
+    width = P.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6
+    height = max(P.shape[0], Y.shape[0]) + 1.6 + 0.55 * len(windows)
     fig, ax = _canvas(width, height)
-    second = "#a1d99b"
-    x = 0.0
     tallest = P.shape[0]
-    for col, color in ((0, WINDOW), (1, second)):
-        draw_grid(ax, P, x, 1.0, (0, col * sw, kh, kw), color, shade,
-                  zh(f"窗口向右移 {col * sw} 列", f"window shifted by {col * sw}"))
-        x += P.shape[1] + (1.0 if col == 0 else 0.0)
+    draw_grid(ax, P, 0, 1.0, None, WINDOW, shade,
+              zh(f"填充 {padding} 圈 0 的输入，步幅 {sh}×{sw}", f"padded input, stride {sh}×{sw}"))
+    x = P.shape[1]
     _symbol(ax, x + 0.8, 1.0 + tallest / 2, STAR)
     x += 1.6
     draw_grid(ax, K, x, 1.0 + (tallest - kh) / 2, None, WINDOW, None, zh("核", "kernel"))
@@ -152,12 +162,14 @@ def stride_figure(X, K, stride=(3, 2), padding=1):
     _symbol(ax, x + 0.8, 1.0 + tallest / 2, "=")
     x += 1.6
     y0 = 1.0 + (tallest - Y.shape[0]) / 2
-    draw_grid(ax, Y, x, y0, (0, 0, 1, 1), WINDOW, None, zh("输出", "output"))
-    ax.add_patch(Rectangle((x + 1, y0), 1, 1, facecolor=second, edgecolor="#555555", lw=0.8))
-    ax.text(x + 1.5, y0 + 0.5, _fmt(Y[0, 1]), ha="center", va="center", fontsize=10)
-    ax.text(width / 2, height - 1.0,
-            f"{_sum_text(P[:kh, :kw], K)}\n{_sum_text(P[:kh, sw:sw + kw], K)}",
-            ha="center", va="center", fontsize=9)
+    draw_grid(ax, Y, x, y0, None, WINDOW, None, zh("输出", "output"))
+    lines = []
+    for k, ((a, b), color) in enumerate(zip(windows, STRIDE_COLORS)):
+        _outline(ax, 0, 1.0, a * sh, b * sw, kh, kw, color, inset=0.06 * k)
+        _outline(ax, x, y0, a, b, 1, 1, color, inset=0.06)
+        r, c = a * sh, b * sw
+        ax.text(width / 2, 1.0 + tallest + 0.7 + 0.55 * k, _sum_text(P[r:r + kh, c:c + kw], K),
+                ha="center", va="center", fontsize=10, color=color)
     return fig
 
 
@@ -169,7 +181,7 @@ def multi_in_figure(X, K):
     parts = [corr2d(x, k) for x, k in zip(X, K)]
     row_h = max(X.shape[1], kh) + 1.4
     width = X.shape[2] + kw + parts[0].shape[1] + Y.shape[1] + 3 * 1.6
-    height = c * row_h + 2.0
+    height = c * row_h + 1.2
     fig, ax = _canvas(width, height)
     for ch in range(c):
         y = 0.8 + ch * row_h
@@ -191,7 +203,7 @@ def multi_in_figure(X, K):
     draw_grid(ax, Y, x + 1.6, 0.8 + (c * row_h - 1.4 - Y.shape[0]) / 2, (0, 0, 1, 1), RESULT,
               None, zh("输出（各通道相加）", "output (sum)"))
     total = " + ".join(_fmt((X[ch, :kh, :kw] * K[ch]).sum()) for ch in range(c))
-    ax.text(width / 2, height - 0.5, f"{total} = {_fmt(Y[0, 0])}", ha="center", va="center", fontsize=10)
+    ax.text(width / 2, height - 0.35, f"{total} = {_fmt(Y[0, 0])}", ha="center", va="center", fontsize=10)
     return fig
 
 
@@ -206,24 +218,25 @@ def conv1x1_figure(X, K, pos=(0, 0)):
     Y = torch.einsum("oi,ihw->ohw", W, X)
     i, j = pos
     h, w = X.shape[1:]
-    gap = 0.6
+    gap = 1.1
     width = w + W.shape[1] + w + 2 * 1.6 + 0.4
-    height = max(c_i, c_o) * (h + gap) + 2.2
+    height = max(c_i, c_o) * (h + gap) + 1.3
     fig, ax = _canvas(width, height)
+    rows = max(c_i, c_o)
     for ch in range(c_i):
-        draw_grid(ax, X[ch], 0, 0.8 + ch * (h + gap), (i, j, 1, 1), WINDOW, None,
-                  zh(f"输入通道 {ch}", f"in {ch}") if ch == 0 else None, fontsize=9)
-    mid = 0.8 + max(c_i, c_o) * (h + gap) / 2 - gap / 2
+        draw_grid(ax, X[ch], 0, 1.0 + (rows - c_i) * (h + gap) / 2 + ch * (h + gap), (i, j, 1, 1), WINDOW, None,
+                  zh(f"输入通道 {ch}", f"input {ch}"), fontsize=9)
+    mid = 1.0 + max(c_i, c_o) * (h + gap) / 2 - gap / 2
     _symbol(ax, w + 0.8, mid, "→")
-    draw_grid(ax, W, w + 1.6, mid - c_o / 2, None, WINDOW, None, zh("权重 c_o×c_i", "weights"), fontsize=9)
+    draw_grid(ax, W, w + 1.6, mid - c_o / 2, None, WINDOW, None, zh(f"权重 {c_o}×{c_i}", f"weights {c_o}×{c_i}"), fontsize=9)
     _symbol(ax, w + 1.6 + c_i + 0.8, mid, "→")
     x = w + 1.6 + c_i + 1.6
     for ch in range(c_o):
-        draw_grid(ax, Y[ch], x, 0.8 + ch * (h + gap), (i, j, 1, 1), RESULT, None,
-                  zh(f"输出通道 {ch}", f"out {ch}") if ch == 0 else None, fontsize=9)
+        draw_grid(ax, Y[ch], x, 1.0 + (rows - c_o) * (h + gap) / 2 + ch * (h + gap), (i, j, 1, 1), RESULT, None,
+                  zh(f"输出通道 {ch}", f"output {ch}"), fontsize=9)
     vec = ", ".join(_fmt(v) for v in X[:, i, j])
     out = ", ".join(_fmt(v) for v in Y[:, i, j])
-    ax.text(width / 2, height - 0.5, zh(f"位置 ({i}, {j})：W · [{vec}] = [{out}]", f"pixel ({i}, {j}): W · [{vec}] = [{out}]"),
+    ax.text(width / 2, height - 0.45, zh(f"位置 ({i}, {j})：W · [{vec}] = [{out}]", f"pixel ({i}, {j}): W · [{vec}] = [{out}]"),
             ha="center", va="center", fontsize=10)
     return fig
 

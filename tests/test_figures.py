@@ -106,3 +106,14 @@ def test_other_concept_figures_use_the_operations_they_illustrate():
     fig = figures.pooling_figure(X, 2)
     assert "max(0, 1, 3, 4) = 4    mean(0, 1, 3, 4) = 2" in texts(fig)
     render(fig)
+
+
+def test_numbers_in_squares_are_short():
+    assert [figures._fmt(v) for v in (3.0, -0.04, 0.25, -1.26, 2.5)] == ["3", "0", "0.2", "-1.3", "2.5"]
+
+
+def test_stride_figure_marks_the_vertical_step_too():
+    X, K = torch.arange(9.0).reshape(3, 3), torch.arange(4.0).reshape(2, 2)
+    t = texts(figures.stride_figure(X, K, stride=(3, 2), padding=1))
+    assert "0×0 + 6×1 + 0×2 + 0×3 = 6" in t                        # 向下移 3 行的窗口
+    plt.close("all")
