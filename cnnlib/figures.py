@@ -275,6 +275,8 @@ class Box:
     label: str
     shape: tuple  # 输出形状（不含批量维）
     kind: str     # conv / pool / fc / block / input / other
+    params: int = 0       # 方框内各层的参数个数之和
+    before: tuple = None  # 并入了展平时，展平之前的形状（图上写成 “512×7×7 → 25088”）
 
 
 def _pair(v):
@@ -373,15 +375,36 @@ def layer_boxes(net, input_size=None, in_channels=None, expand=False, fold=True)
     boxes = [Box(zh("输入", "input"), (in_channels, size, size), "input")]
     for layer in layers:
         text, kind = describe(layer)
+        params = sum(p.numel() for p in layer.parameters())
         if fold and boxes[-1].kind != "input" and isinstance(layer, (*ACTIVATIONS, nn.Dropout, nn.Flatten)):
-            boxes[-1] = Box(f"{boxes[-1].label} · {text}", shapes[id(layer)], boxes[-1].kind)
+            last = boxes[-1]
+            before = last.shape if isinstance(layer, nn.Flatten) and len(last.shape) > 1 else last.before
+            boxes[-1] = Box(f"{last.label} · {text}", shapes[id(layer)], last.kind, last.params + params, before)
         else:
-            boxes.append(Box(text, shapes[id(layer)], kind))
+            boxes.append(Box(text, shapes[id(layer)], kind, params))
     return boxes
 
 
 def _shape_text(shape) -> str:
     return "×".join(str(s) for s in shape)
+
+
+def _params_text(n: int) -> str:
+    if n >= 10 ** 6:
+        return f"{n / 10 ** 6:.1f}M"
+    if n >= 10 ** 3:
+        return f"{n / 10 ** 3:.1f}K"
+    return str(n)
+
+
+def box_text(box, params=False) -> str:
+    """方框右侧的文字：输出形状（并入展平时写成 “前 → 后”），可选参数个数。"""
+    text = _shape_text(box.shape)
+    if box.before:
+        text = f"{_shape_text(box.before)} → {text}"
+    if params and box.params:
+        text += zh(f"（参数 {_params_text(box.params)}）", f" ({_params_text(box.params)} params)")
+    return text
 
 
 LINE_H, BOX_H, GAP = 0.17, 0.3, 0.14
@@ -391,7 +414,7 @@ def _box_height(box) -> float:
     return BOX_H + LINE_H * box.label.count("\n")
 
 
-def _draw_column(ax, boxes, x, width, top, fontsize):
+def _draw_column(ax, boxes, x, width, top, fontsize, params=False):
     y = top
     for k, box in enumerate(boxes):
         h = _box_height(box)
@@ -400,7 +423,7 @@ def _draw_column(ax, boxes, x, width, top, fontsize):
                                     edgecolor="#636363", lw=0.8))
         ax.text(x + width / 2, y - h / 2, box.label, ha="center", va="center", fontsize=fontsize,
                 linespacing=1.25)
-        ax.text(x + width + 0.06, y - h / 2, _shape_text(box.shape), ha="left", va="center",
+        ax.text(x + width + 0.06, y - h / 2, box_text(box, params), ha="left", va="center",
                 fontsize=fontsize - 1, color="#525252")
         if k:
             ax.add_patch(FancyArrowPatch((x + width / 2, y + GAP + 0.02), (x + width / 2, y + 0.02),
@@ -409,11 +432,12 @@ def _draw_column(ax, boxes, x, width, top, fontsize):
     return top - y
 
 
-def architecture_figure(*columns, box_width=2.6, fontsize=8):
+def architecture_figure(*columns, box_width=2.6, fontsize=8, params=False, gutter=None):
     """画一个或几个网络的结构图，从上（输入）到下（输出），并排比较。
 
     每个参数是 ``(标题, 模型)`` 或 ``(标题, 模型, layer_boxes 的关键字参数字典)``，也可以直接是
-    :func:`layer_boxes` 返回的方框列表 ``(标题, [Box, ...])``。方框右侧是该层的输出形状。
+    :func:`layer_boxes` 返回的方框列表 ``(标题, [Box, ...])``。方框右侧是该层的输出形状；
+    ``params=True`` 时再写上参数个数（看参数集中在哪里）。``gutter`` 是右侧文字占的宽度（英寸）。
     """
     cols = []
     for col in columns:
@@ -422,12 +446,15 @@ def architecture_figure(*columns, box_width=2.6, fontsize=8):
         boxes = thing if isinstance(thing, list) else layer_boxes(thing, **kwargs)
         cols.append((title, boxes))
     height = max(sum(_box_height(b) + GAP for b in boxes) for _, boxes in cols)
-    col_w = box_width + 1.25
+    # 右侧文字的宽度：汉字和全角符号约占两个字符宽
+    longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in box_text(b, params))
+                  for _, boxes in cols for b in boxes)
+    col_w = box_width + (gutter if gutter is not None else 0.3 + 0.058 * longest * fontsize / 8)
     fig, ax = plt.subplots(figsize=(col_w * len(cols), height + 0.45))
     for c, (title, boxes) in enumerate(cols):
         x = c * col_w
         ax.text(x + box_width / 2, height + 0.08, title, ha="center", va="bottom", fontsize=fontsize + 2)
-        _draw_column(ax, boxes, x, box_width, height, fontsize)
+        _draw_column(ax, boxes, x, box_width, height, fontsize, params)
     ax.set_xlim(-0.05, col_w * len(cols))
     ax.set_ylim(0, height + 0.4)
     ax.axis("off")

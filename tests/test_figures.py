@@ -117,3 +117,15 @@ def test_stride_figure_marks_the_vertical_step_too():
     t = texts(figures.stride_figure(X, K, stride=(3, 2), padding=1))
     assert "0×0 + 6×1 + 0×2 + 0×3 = 6" in t                        # 向下移 3 行的窗口
     plt.close("all")
+
+
+def test_boxes_count_parameters_and_keep_the_shape_before_flatten():
+    net = vgg("A", ratio=4)
+    boxes = figures.layer_boxes(net)
+    assert sum(b.params for b in boxes) == cnnlib.num_params(net)
+    last_block = boxes[5]
+    assert last_block.before == (128, 7, 7) and last_block.shape == (6272,)
+    assert "128×7×7 → 6272" in figures.box_text(last_block)
+    fig = figures.architecture_figure(("VGG", net), params=True)
+    assert any("102.8M" in t or "25.7M" in t for t in texts(fig))       # 第一个全连接层 6272×4096
+    render(fig)
