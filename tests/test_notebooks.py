@@ -84,6 +84,17 @@ def test_committed_outputs_come_from_a_real_run(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_run_took_at_most_ten_minutes(path):
+    # 正文说 small 预算下每个笔记本在两核 CPU 上 10 分钟以内跑完：用提交的那次执行的时间戳核对
+    from datetime import datetime
+    stamps = [c["metadata"].get("execution", {}) for c in load(path)["cells"] if c["cell_type"] == "code"]
+    assert all("iopub.status.busy" in s and "iopub.status.idle" in s for s in stamps), "缺少执行时间戳"
+    t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    minutes = (t(stamps[-1]["iopub.status.idle"]) - t(stamps[0]["iopub.status.busy"])).total_seconds() / 60
+    assert minutes <= 10, f"{path.name} 提交的那次执行用了 {minutes:.1f} 分钟"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_structure_title_colab_cell_and_exercises(path):
     nb = load(path)
     cells = nb["cells"]
