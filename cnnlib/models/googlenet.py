@@ -6,7 +6,7 @@ from .common import Classifier
 
 
 class Inception(nn.Module):
-    """四条并行路径，输出在通道维上拼接：
+    """四条并行路径，输出沿通道维连结（concatenate）：
 
     1. 1×1 卷积，``c1`` 个通道；
     2. 1×1 卷积降到 ``c2[0]`` 个通道，再 3×3 卷积到 ``c2[1]``；
