@@ -295,8 +295,10 @@ def describe(layer: nn.Module) -> tuple:
         return text, "conv"
     if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
         k, s = _pair(layer.kernel_size)[0], _pair(layer.stride)[0]
+        p = _pair(layer.padding)[0]
         name = zh("最大汇聚", "max pool") if isinstance(layer, nn.MaxPool2d) else zh("平均汇聚", "avg pool")
-        return f"{k}×{k} {name}" + (zh(f", 步幅 {s}", f", stride {s}") if s > 1 else ""), "pool"
+        text = f"{k}×{k} {name}" + (zh(f", 步幅 {s}", f", stride {s}") if s > 1 else "")
+        return text + (zh(f", 填充 {p}", f", pad {p}") if p else ""), "pool"
     if isinstance(layer, (nn.AdaptiveAvgPool2d,)):
         return zh("全局平均汇聚", "global avg pool"), "pool"
     if isinstance(layer, nn.Linear):
@@ -342,10 +344,15 @@ def _sequence_label(seq: nn.Sequential) -> str:
 
 
 def _shapes(net, modules, in_channels, size):
-    """在 meta 设备上前向一次，返回 ``modules`` 中每个模块的输出形状（不含批量维）。"""
+    """在 meta 设备上前向一次，返回 ``modules`` 中每个模块的输出形状（不含批量维）；
+    键 ``("in", id(m))`` 下另存输入形状。"""
     shapes = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, key=id(m): shapes.__setitem__(key, tuple(o.shape[1:])))
-             for m in modules]
+
+    def hook(mod, inputs, output):
+        shapes[id(mod)] = tuple(output.shape[1:])
+        shapes["in", id(mod)] = tuple(inputs[0].shape[1:])
+
+    hooks = [m.register_forward_hook(hook) for m in modules]
     params = {n: torch.empty_like(t, device="meta") for n, t in [*net.named_parameters(), *net.named_buffers()]}
     x = torch.empty(1, in_channels, size, size, device="meta")
     try:
@@ -371,7 +378,8 @@ def layer_boxes(net, input_size=None, in_channels=None, expand=False, fold=True)
             layers.extend(child)
         else:
             layers.append(child)
-    shapes = _shapes(net, layers, in_channels, size)
+    flattens = [m for layer in layers if isinstance(layer, nn.Sequential) for m in layer if isinstance(m, nn.Flatten)]
+    shapes = _shapes(net, layers + flattens, in_channels, size)
     boxes = [Box(zh("输入", "input"), (in_channels, size, size), "input")]
     for layer in layers:
         text, kind = describe(layer)
@@ -381,7 +389,10 @@ def layer_boxes(net, input_size=None, in_channels=None, expand=False, fold=True)
             before = last.shape if isinstance(layer, nn.Flatten) and len(last.shape) > 1 else last.before
             boxes[-1] = Box(f"{last.label} · {text}", shapes[id(layer)], last.kind, last.params + params, before)
         else:
-            boxes.append(Box(text, shapes[id(layer)], kind, params))
+            # 以展平结尾的块（如 GoogLeNet 的模块 5）：同样写出展平之前的形状
+            inner = [m for m in layer if isinstance(m, nn.Flatten)] if isinstance(layer, nn.Sequential) else []
+            before = shapes["in", id(inner[-1])] if inner else None
+            boxes.append(Box(text, shapes[id(layer)], kind, params, before))
     return boxes
 
 
@@ -501,7 +512,7 @@ def inception_figure(block, input_size=12, fontsize=8):
             prev = y - box_h / 2
         arrow(cx, prev, cx, bottom + box_h / 2)
     ax.set_xlim(-0.1, total_w + 0.1)
-    ax.set_ylim(bottom - step, top + step / 2)
+    ax.set_ylim(bottom - step / 2, top + step / 2)
     ax.axis("off")
     if name:
         ax.set_title(f"Inception {name}", fontsize=fontsize + 2)

@@ -68,6 +68,8 @@ def test_block_labels_come_from_the_modules():
     names = [b.label.split(":")[0] for b in figures.layer_boxes(googlenet(), expand=True) if ":" in b.label]
     assert names == [f"Inception {n}" for n in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")]
     assert figures.layer_boxes(googlenet(), expand=True)[6].label.endswith("64+128+32+32")
+    pool = figures.layer_boxes(googlenet()[2][0].p4, input_size=12, in_channels=192)[1]
+    assert pool.shape == (192, 12, 12) and ("填充 1" in pool.label or "pad 1" in pool.label)
 
 
 def test_architecture_and_inception_figures_render_without_missing_glyphs():
