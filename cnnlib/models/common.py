@@ -48,7 +48,7 @@ class Classifier(nn.Sequential):
                 if "shape" not in str(err) and "size" not in str(err):
                     raise
                 raise ValueError(
-                    f"{self.name} 的第 {i} 层 {_describe(layer)} 无法处理形状为 {tuple(x.shape)} 的输入"
+                    f"{self.name} 中下标为 {i} 的层 {_describe(layer)} 无法处理形状为 {tuple(x.shape)} 的输入"
                     f"（layer {i} got input of shape {tuple(x.shape)}）。{self._size_hint()}"
                     f"原始错误：{err}") from err
         return x
