@@ -45,14 +45,17 @@ def draw_grid(ax, A, x0=0.0, y0=0.0, highlight=None, color=WINDOW, shade=None, t
     h, w = A.shape
     for i in range(h):
         for j in range(w):
-            face = CELL
-            if shade is not None and bool(shade[i][j]):
+            face, hatch = CELL, None
+            shaded = shade is not None and bool(shade[i][j])
+            if shaded:
                 face = PADDING
             if highlight is not None:
                 r, c, hh, ww = highlight
                 if r <= i < r + hh and c <= j < c + ww:
-                    face = color
+                    face, hatch = color, ("//" if shaded else None)  # 窗口里的填充格加浅色斜线，仍看得出是填充
             ax.add_patch(Rectangle((x0 + j, y0 + i), 1, 1, facecolor=face, edgecolor="#555555", lw=0.8))
+            if hatch:
+                ax.add_patch(Rectangle((x0 + j, y0 + i), 1, 1, fill=False, hatch=hatch, edgecolor="#a0a0a0", lw=0))
             ax.text(x0 + j + 0.5, y0 + i + 0.5, _fmt(A[i, j]), ha="center", va="center", fontsize=fontsize)
     if title:
         ax.text(x0 + w / 2, y0 - 0.35, title, ha="center", va="bottom", fontsize=fontsize)
