@@ -270,6 +270,7 @@ def pooling_figure(X, pool_size=2, pos=(0, 0)):
 # ---------------------------------------------------------------- 结构图：取自真实模型
 
 ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 @dataclass
@@ -312,6 +313,15 @@ def describe(layer: nn.Module) -> tuple:
         return zh(f"丢弃法 {layer.p:g}", f"dropout {layer.p:g}"), "other"
     if isinstance(layer, ACTIVATIONS):
         return layer.__class__.__name__, "other"
+    if isinstance(layer, NORMS):
+        return "BN", "other"
+    if hasattr(layer, "conv1") and hasattr(layer, "conv2") and hasattr(layer, "conv3"):   # 残差块
+        c, s = layer.conv1.out_channels, layer.conv1.stride[0]
+        text = zh(f"残差块, {c}", f"residual, {c}") + (zh(f", 步幅 {s}", f", stride {s}") if s > 1 else "")
+        return text + (zh(" (1×1 捷径)", " (1×1 shortcut)") if layer.conv3 is not None else ""), "block"
+    if hasattr(layer, "growth_rate") and hasattr(layer, "net"):                             # 稠密块
+        n, g = len(layer.net), layer.growth_rate
+        return zh(f"稠密块: {n} 个卷积块, 增长率 {g}", f"dense block: {n} convs, growth {g}"), "block"
     if _is_inception(layer):
         return _inception_label(layer), "block"
     if isinstance(layer, nn.Sequential):
@@ -336,7 +346,7 @@ def _sequence_label(seq: nn.Sequential) -> str:
     """把一个块里的层压成几行：相同的相邻层写成“n × …”，每种层一行，激活函数省略。"""
     parts = []
     for layer in seq:
-        if isinstance(layer, ACTIVATIONS):
+        if isinstance(layer, (*ACTIVATIONS, *NORMS)):
             continue
         text = describe(layer)[0]
         if parts and parts[-1][0] == text:
@@ -357,7 +367,7 @@ def _shapes(net, modules, in_channels, size):
 
     hooks = [m.register_forward_hook(hook) for m in modules]
     params = {n: torch.empty_like(t, device="meta") for n, t in [*net.named_parameters(), *net.named_buffers()]}
-    x = torch.empty(1, in_channels, size, size, device="meta")
+    x = torch.empty(2, in_channels, size, size, device="meta")  # 批量为 2：训练模式的 BatchNorm1d 不接受 1
     try:
         torch.func.functional_call(net, params, (x,))
     finally:
@@ -387,7 +397,7 @@ def layer_boxes(net, input_size=None, in_channels=None, expand=False, fold=True)
     for layer in layers:
         text, kind = describe(layer)
         params = sum(p.numel() for p in layer.parameters())
-        if fold and boxes[-1].kind != "input" and isinstance(layer, (*ACTIVATIONS, nn.Dropout, nn.Flatten)):
+        if fold and boxes[-1].kind != "input" and isinstance(layer, (*ACTIVATIONS, *NORMS, nn.Dropout, nn.Flatten)):
             last = boxes[-1]
             before = last.shape if isinstance(layer, nn.Flatten) and len(last.shape) > 1 else last.before
             boxes[-1] = Box(f"{last.label} · {text}", shapes[id(layer)], last.kind, last.params + params, before)
@@ -475,17 +485,11 @@ def architecture_figure(*columns, box_width=2.6, fontsize=8, params=False, gutte
     return fig
 
 
-def inception_figure(block, input_size=12, fontsize=8):
-    """Inception 块的四条并行路径：每条路径的层与通道数取自 ``block`` 本身。"""
-    c_in = block.p1[0].in_channels
-    name = getattr(block, "name", "")
-    paths = []
-    for p in (block.p1, block.p2, block.p3, block.p4):
-        boxes = layer_boxes(p, input_size=input_size, in_channels=c_in)[1:]
-        paths.append(boxes)
+def _parallel_figure(paths, top_label, bottom_label, title="", fontsize=8, box_w=1.9):
+    """几条并行路径：上方一个输入框，下方一个汇合框（连结或相加），每条路径是一列方框。"""
     depth = max(len(p) for p in paths)
-    box_w, gap, step, box_h = 1.9, 0.25, 0.5, 0.32
-    total_w = 4 * box_w + 3 * gap
+    gap, step, box_h = 0.25, 0.5, 0.32
+    total_w = len(paths) * box_w + (len(paths) - 1) * gap
     fig, ax = plt.subplots(figsize=(total_w + 0.6, (depth + 2) * step + 0.4))
     top = (depth + 1.5) * step
 
@@ -498,12 +502,9 @@ def inception_figure(block, input_size=12, fontsize=8):
         ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=8,
                                      color="#636363", lw=0.8))
 
-    box(0, top, total_w, zh(f"输入（{c_in} 通道）", f"input ({c_in} channels)"), "input")
+    box(0, top, total_w, top_label, "input")
     bottom = top - (depth + 1) * step
-    out_c = sum(p[-1].shape[0] for p in paths)
-    box(0, bottom, total_w,
-        zh(f"沿通道维连结：{' + '.join(str(p[-1].shape[0]) for p in paths)} = {out_c} 通道",
-           f"concatenate: {out_c} channels"), "block")
+    box(0, bottom, total_w, bottom_label, "block")
     for k, boxes in enumerate(paths):
         x = k * (box_w + gap)
         cx = x + box_w / 2
@@ -517,6 +518,38 @@ def inception_figure(block, input_size=12, fontsize=8):
     ax.set_xlim(-0.1, total_w + 0.1)
     ax.set_ylim(bottom - step / 2, top + step / 2)
     ax.axis("off")
-    if name:
-        ax.set_title(f"Inception {name}", fontsize=fontsize + 2)
+    if title:
+        ax.set_title(title, fontsize=fontsize + 2)
     return fig
+
+
+def inception_figure(block, input_size=12, fontsize=8):
+    """Inception 块的四条并行路径：每条路径的层与通道数取自 ``block`` 本身。"""
+    c_in = block.p1[0].in_channels
+    paths = [layer_boxes(p, input_size=input_size, in_channels=c_in)[1:]
+             for p in (block.p1, block.p2, block.p3, block.p4)]
+    out_c = sum(p[-1].shape[0] for p in paths)
+    name = getattr(block, "name", "")
+    return _parallel_figure(
+        paths, zh(f"输入（{c_in} 通道）", f"input ({c_in} channels)"),
+        zh(f"沿通道维连结：{' + '.join(str(p[-1].shape[0]) for p in paths)} = {out_c} 通道",
+           f"concatenate: {out_c} channels"),
+        f"Inception {name}".rstrip() if name else "", fontsize)
+
+
+def residual_figure(block, input_size=6, fontsize=8):
+    """残差块：左边是主路径（两个 3×3 卷积，各接批量规范化），右边是捷径（恒等映射或 1×1 卷积），
+    两者相加后再过 ReLU。层的参数与输出形状取自 ``block``（:class:`cnnlib.models.Residual`）。"""
+    c_in = block.conv1.in_channels
+    main = nn.Sequential(block.conv1, block.bn1, nn.ReLU(), block.conv2, block.bn2)
+    paths = [layer_boxes(main, input_size=input_size, in_channels=c_in)[1:]]
+    if block.conv3 is not None:
+        paths.append(layer_boxes(nn.Sequential(block.conv3), input_size=input_size, in_channels=c_in)[1:])
+    else:
+        paths.append([Box(zh("恒等映射（不变）", "identity"), (c_in, input_size, input_size), "other")])
+    out = paths[0][-1].shape
+    title = zh("残差块（1×1 卷积捷径）", "residual block (1×1 shortcut)") if block.conv3 is not None \
+        else zh("残差块", "residual block")
+    return _parallel_figure(
+        paths, zh(f"输入 {_shape_text((c_in, input_size, input_size))}", f"input {_shape_text((c_in, input_size, input_size))}"),
+        zh(f"相加，再 ReLU → {_shape_text(out)}", f"add, then ReLU → {_shape_text(out)}"), title, fontsize, box_w=2.6)

@@ -10,10 +10,10 @@ from torch import nn
 
 import cnnlib
 from cnnlib import figures
-from cnnlib.models import alexnet, googlenet, lenet, nin, vgg
+from cnnlib.models import Residual, alexnet, bn_lenet, densenet, googlenet, lenet, nin, resnet18, vgg
 
 MODELS = [lambda: lenet(), lambda: alexnet(), lambda: vgg("A", ratio=4), lambda: nin(input_size=96),
-          lambda: googlenet()]
+          lambda: googlenet(), lambda: bn_lenet(), lambda: resnet18(), lambda: densenet()]
 
 
 def texts(fig):
@@ -39,13 +39,14 @@ def real_shapes(net, layers, size):
     return shapes
 
 
-@pytest.mark.parametrize("build", MODELS, ids=["lenet", "alexnet", "vgg", "nin", "googlenet"])
+@pytest.mark.parametrize("build", MODELS, ids=["lenet", "alexnet", "vgg", "nin", "googlenet", "bn_lenet",
+                                                "resnet18", "densenet"])
 def test_architecture_boxes_follow_a_real_forward_pass(build):
     net = build()
     for expand in (False, True):
         boxes = figures.layer_boxes(net, expand=expand, fold=False)
         layers = [m for child in net for m in (child if expand and isinstance(child, nn.Sequential) else [child])]
-        real = real_shapes(net, layers, net.input_size)
+        real = real_shapes(net, layers, net.input_size)   # 在评估模式下，批量为 1
         assert [b.shape for b in boxes[1:]] == [real[id(m)] for m in layers]
         assert boxes[0].shape == (net.in_channels, net.input_size, net.input_size)
     folded = figures.layer_boxes(net)
@@ -131,3 +132,15 @@ def test_boxes_count_parameters_and_keep_the_shape_before_flatten():
     fig = figures.architecture_figure(("VGG", net), params=True)
     assert any("102.8M" in t or "25.7M" in t for t in texts(fig))       # 第一个全连接层 6272×4096
     render(fig)
+
+
+def test_residual_figure_shows_both_shortcuts_with_computed_shapes():
+    fig = figures.residual_figure(Residual(3, 6, use_1x1conv=True, strides=2), input_size=6)
+    t = " ".join(texts(fig))
+    assert "6×3×3" in t and ("1×1 卷积, 6, 步幅 2" in t or "1×1 conv, 6, stride 2" in t)
+    render(fig)
+    fig = figures.residual_figure(Residual(3, 3), input_size=6)
+    assert any("恒等" in s or "identity" in s for s in texts(fig))
+    render(fig)
+    labels = [b.label for b in figures.layer_boxes(resnet18())]
+    assert sum("1×1" in l for l in labels) == 3                      # 后三个阶段的第一个块

@@ -66,7 +66,8 @@ def test_lenet5_layer_table_matches_the_paper():
                      "C5": (48_120, 48_120), "F6": (10_164, 10_164), "OUTPUT": (840, 840)}
 
 
-@pytest.mark.parametrize("build", [models.lenet, models.alexnet, models.vgg, models.nin, models.googlenet])
+@pytest.mark.parametrize("build", [models.lenet, models.alexnet, models.vgg, models.nin, models.googlenet,
+                                   models.bn_lenet, models.resnet18, models.densenet])
 def test_in_channels_and_num_classes(build):
     net = build(in_channels=3, num_classes=7)
     x = torch.zeros(2, 3, net.input_size, net.input_size)
@@ -146,3 +147,64 @@ def test_alexnet_input_size_changes_only_the_first_linear():
     small = models.alexnet(input_size=112)
     assert small[14].in_features == 256 * 2 * 2
     assert small.eval()(torch.zeros(1, 1, 112, 112)).shape == (1, 10)
+
+
+# ---------------------------------------------------------------- 第 3 章：批量规范化、ResNet、DenseNet
+
+def test_chapter3_parameter_counts_match_d2l():
+    assert models.num_params(models.bn_lenet()) == 44_878
+    assert models.num_params(models.resnet18()) == 11_178_378
+    assert models.num_params(models.densenet()) == 758_226
+
+
+def test_residual_block_shapes():
+    X = torch.rand(4, 3, 6, 6)
+    assert models.Residual(3, 3)(X).shape == (4, 3, 6, 6)
+    assert models.Residual(3, 6, use_1x1conv=True, strides=2)(X).shape == (4, 6, 3, 3)
+    with pytest.raises(RuntimeError):          # 通道数变了却没有 1×1 捷径：相加时形状对不上
+        models.Residual(3, 6)(X)
+
+
+def test_residual_block_is_identity_plus_main_path():
+    blk = models.Residual(3, 3).eval()
+    X = torch.rand(2, 3, 6, 6)
+    main = blk.bn2(blk.conv2(torch.relu(blk.bn1(blk.conv1(X)))))
+    torch.testing.assert_close(blk(X), torch.relu(main + X))
+
+
+def test_dense_block_and_transition_shapes():
+    blk = models.DenseBlock(2, 3, 10)
+    Y = blk(torch.rand(4, 3, 8, 8))
+    assert Y.shape == (4, 23, 8, 8) and blk.out_channels == 23
+    assert models.transition_block(23, 10)(Y).shape == (4, 10, 4, 4)
+
+
+def test_dense_block_keeps_its_input_channels_unchanged():
+    X = torch.rand(2, 3, 8, 8)
+    Y = models.DenseBlock(2, 3, 10)(X)
+    assert torch.equal(Y[:, :3], X)            # 连结：输入原样保留在前 3 个通道
+
+
+def test_resnet18_stage_shapes_at_224():
+    net = models.resnet18().eval()
+    x, shapes = torch.zeros(1, 1, 224, 224), []
+    with torch.no_grad():
+        for layer in net[:5]:
+            x = layer(x)
+            shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(64, 56, 56), (64, 56, 56), (128, 28, 28), (256, 14, 14), (512, 7, 7)]
+
+
+def test_bn_lenet_wrong_input_is_explained():
+    net = models.bn_lenet()
+    with pytest.raises(ValueError, match="28–31"):
+        net(torch.zeros(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="通道数"):
+        net(torch.zeros(2, 3, 28, 28))
+
+
+def test_densenet_accepts_any_input_it_can_pool():
+    net = models.densenet().eval()
+    ok = net.accepted_sizes(limit=40)
+    assert ok[0] > 1 and ok == list(range(ok[0], 41))
+    assert net(torch.zeros(1, 1, ok[0], ok[0])).shape == (1, 10)

@@ -63,7 +63,7 @@ class Classifier(nn.Sequential):
                   for name, t in [*self.named_parameters(), *self.named_buffers()]}
         ok = []
         for size in range(1, limit + 1):
-            x = torch.empty(1, self.in_channels, size, size, device="meta")
+            x = torch.empty(2, self.in_channels, size, size, device="meta")  # 训练模式的 BN 需要批量 ≥ 2
             try:
                 torch.func.functional_call(nn.Sequential(*self), params, (x,))
             except RuntimeError:
