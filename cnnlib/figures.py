@@ -553,3 +553,42 @@ def residual_figure(block, input_size=6, fontsize=8):
     return _parallel_figure(
         paths, zh(f"输入 {_shape_text((c_in, input_size, input_size))}", f"input {_shape_text((c_in, input_size, input_size))}"),
         zh(f"相加，再 ReLU → {_shape_text(out)}", f"add, then ReLU → {_shape_text(out)}"), title, fontsize, box_w=2.6)
+
+
+def dense_block_figure(block, input_size=8, transition=None, fontsize=8, box_width=2.8):
+    """稠密块：每个卷积块（BN → ReLU → 3×3 卷积）的输出与它的输入沿通道维连结。左侧的箭头表示
+    输入原样绕过卷积块、进入连结。通道数取自 ``block``（:class:`cnnlib.models.DenseBlock`），
+    可选的 ``transition``（过渡层）接在最后。"""
+    c, g, s = block.in_channels, block.growth_rate, input_size
+    boxes = [Box(zh(f"输入（{c} 通道）", f"input ({c} channels)"), (c, s, s), "input")]
+    for k, blk in enumerate(block.net):
+        conv = next(m for m in blk if isinstance(m, nn.Conv2d))
+        kh = conv.kernel_size[0]
+        boxes.append(Box(zh(f"卷积块 {k}: BN · ReLU · {kh}×{kh} 卷积, {g}", f"conv block {k}: BN·ReLU·{kh}×{kh} conv, {g}"),
+                         (g, s, s), "conv", sum(p.numel() for p in blk.parameters())))
+        boxes.append(Box(zh(f"连结：{c} + {g} = {c + g} 通道", f"concatenate: {c + g} channels"), (c + g, s, s), "block"))
+        c += g
+    if transition is not None:
+        conv = next(m for m in transition if isinstance(m, nn.Conv2d))
+        shape = _shapes(transition, [transition], c, s)[id(transition)]
+        boxes.append(Box(zh(f"过渡层: BN · ReLU · 1×1 卷积, {conv.out_channels}\n2×2 平均汇聚, 步幅 2",
+                            f"transition: 1×1 conv, {conv.out_channels}\n2×2 avg pool"), shape, "pool",
+                         sum(p.numel() for p in transition.parameters())))
+    height = sum(_box_height(b) + GAP for b in boxes)
+    fig, ax = plt.subplots(figsize=(box_width + 2.2, height + 0.2))
+    x = 0.45
+    _draw_column(ax, boxes, x, box_width, height, fontsize)
+    # 绕过每个卷积块的箭头：从卷积块上面的方框左侧，到它下面的连结框左侧
+    ys, y = [], height
+    for b in boxes:
+        h = _box_height(b)
+        ys.append(y - h / 2)
+        y -= h + GAP
+    for k in range(1, len(boxes) - (transition is not None), 2):
+        y0, y1 = ys[k - 1], ys[k + 1]
+        ax.add_patch(FancyArrowPatch((x, y0), (x, y1), connectionstyle="arc3,rad=0.6", arrowstyle="-|>",
+                                     mutation_scale=8, color="#3182bd", lw=1.0))
+    ax.set_xlim(-0.1, box_width + 2.1)
+    ax.set_ylim(0, height + 0.1)
+    ax.axis("off")
+    return fig

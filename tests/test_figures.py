@@ -144,3 +144,12 @@ def test_residual_figure_shows_both_shortcuts_with_computed_shapes():
     render(fig)
     labels = [b.label for b in figures.layer_boxes(resnet18())]
     assert sum("1×1" in l for l in labels) == 3                      # 后三个阶段的第一个块
+
+
+def test_dense_block_figure_counts_channels_from_the_block():
+    from cnnlib.models import DenseBlock, transition_block
+    fig = figures.dense_block_figure(DenseBlock(2, 3, 10), input_size=8, transition=transition_block(23, 10))
+    t = " ".join(texts(fig))
+    assert ("3 + 10 = 13" in t and "13 + 10 = 23" in t) or "23 channels" in t
+    assert "10×4×4" in t                                            # 过渡层的输出形状
+    render(fig)
