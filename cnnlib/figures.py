@@ -291,7 +291,13 @@ def describe(layer: nn.Module) -> tuple:
     """一层的中文描述与类别，例如 ``("5×5 卷积, 6, 填充 2", "conv")``。"""
     if isinstance(layer, nn.Conv2d):
         (kh, kw), (sh, _), (ph, pw) = layer.kernel_size, layer.stride, _pair(layer.padding)
-        text = zh(f"{kh}×{kw} 卷积, {layer.out_channels}", f"{kh}×{kw} conv, {layer.out_channels}")
+        if layer.groups > 1 and layer.groups == layer.in_channels:      # 深度可分离卷积的第一步
+            text = zh(f"{kh}×{kw} 逐通道卷积, {layer.out_channels}", f"{kh}×{kw} depthwise, {layer.out_channels}")
+        elif layer.groups > 1:
+            text = zh(f"{kh}×{kw} 分组卷积({layer.groups} 组), {layer.out_channels}",
+                      f"{kh}×{kw} conv ({layer.groups} groups), {layer.out_channels}")
+        else:
+            text = zh(f"{kh}×{kw} 卷积, {layer.out_channels}", f"{kh}×{kw} conv, {layer.out_channels}")
         if sh > 1:
             text += zh(f", 步幅 {sh}", f", stride {sh}")
         if ph or pw:

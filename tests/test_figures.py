@@ -153,3 +153,10 @@ def test_dense_block_figure_counts_channels_from_the_block():
     assert ("3 + 10 = 13" in t and "13 + 10 = 23" in t) or "23 channels" in t
     assert "10×4×4" in t                                            # 过渡层的输出形状
     render(fig)
+
+
+def test_depthwise_and_grouped_convolutions_are_named():
+    depthwise = nn.Conv2d(32, 32, 3, padding=1, groups=32)
+    grouped = nn.Conv2d(96, 256, 5, padding=2, groups=2)
+    assert figures.describe(depthwise)[0] in ("3×3 逐通道卷积, 32, 填充 1", "3×3 depthwise, 32, pad 1")
+    assert "2 组" in figures.describe(grouped)[0] or "2 groups" in figures.describe(grouped)[0]
