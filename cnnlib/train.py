@@ -13,6 +13,7 @@
   优化器、梯度缩放器、随机数状态和历史（加载器每轮的顺序只由种子和轮次决定，每轮开始时用
   ``set_epoch`` 指定）；``resume=True`` 从最后完成的一轮继续，结果与不中断时完全相同（同一台机器上）。
 """
+import json
 import math
 import os
 import tempfile
@@ -401,5 +402,30 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
         speed = train_seen / train_time if train_time > 0 else float("nan")
         print(f"训练损失 loss {history.train_loss[-1]:.3f}, 训练准确率 train acc "
               f"{history.train_acc[-1]:.3f}, 测试准确率 test acc {history.test_acc[-1]:.3f}")
-        print(f"{speed:,.1f} 张/秒 (examples/sec) on {device}，共 {time.perf_counter() - start:.1f} 秒")
+        seconds = time.perf_counter() - start
+        print(f"{speed:,.1f} 张/秒 (examples/sec) on {device}，共 {seconds:.1f} 秒")
+        _record(net, history, budget=budget, data=source, images=num_examples, epochs=num_epochs,
+                examples_per_sec=speed, seconds=seconds)
     return history
+
+
+RECORD_ENV = "CNNLIB_RECORD"
+
+
+def _record(net, history, **info):
+    """环境变量 ``CNNLIB_RECORD`` 指向一个文件时，把这次训练的结果追加为一行 JSON。
+
+    ``make results`` 用它为每个笔记本留下机器可读的记录（预算、设备、精度、数据来源、最终指标），
+    供全书的模型对比表和执行状态页读取，而不是从输出里手抄数字。
+    """
+    path = os.environ.get(RECORD_ENV, "").strip()
+    if not path:
+        return
+    row = {"model": _model_name(net), "params": sum(p.numel() for p in net.parameters()),
+           "device": history.device, "precision": history.precision, "memory_format": history.memory_format,
+           **info, "final": {"train_loss": round(history.train_loss[-1], 4),
+                             "train_acc": round(history.train_acc[-1], 4),
+                             "test_acc": round(history.test_acc[-1], 4)},
+           "completed_epochs": len(history), "interrupted": history.interrupted}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")

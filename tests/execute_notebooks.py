@@ -3,11 +3,19 @@
 提交到仓库的输出只能这样产生：以当前环境的预算（CPU 上默认 small，GPU 上默认 full）
 真实执行每个单元。smoke 预算的输出不允许提交，这里直接拒绝。
 
+每个笔记本执行完后，把这次执行的记录（日期、预算、机器、总耗时，以及笔记本里每次调用
+``cnnlib.train`` 的设备、精度、数据来源、吞吐和最终指标）写进 ``results/notebooks.json``。
+全书的模型对比表和执行状态页读的是它；测试会核对它与提交的笔记本输出一致。
+
 用法：python tests/execute_notebooks.py chapters/ch01_basics/why_conv.ipynb ...
 """
 import argparse
+import datetime
+import json
 import os
+import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +24,33 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnlib.budget import get_budget  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "results" / "notebooks.json"
+
+
+def machine() -> dict:
+    """执行笔记本的机器：CPU 型号、核数、Python 与 PyTorch 版本、GPU（若有）。"""
+    import torch
+    cpu = platform.processor()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                   if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "gpu": gpu}
+
+
+def save_record(path: Path, entry: dict):
+    """把一个笔记本的记录并入 results/notebooks.json（按路径排序，原子写入）。"""
+    data = json.loads(RECORD.read_text(encoding="utf-8")) if RECORD.exists() else {}
+    data[path.resolve().relative_to(ROOT).as_posix()] = entry
+    RECORD.parent.mkdir(exist_ok=True)
+    tmp = RECORD.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(sorted(data.items())), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, RECORD)
 
 
 def main(argv=None):
@@ -35,12 +70,19 @@ def main(argv=None):
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
         nb.metadata.pop("widgets", None)  # 上次执行留下的小部件状态：这次执行若有小部件会重新写入
+        runs = Path(tempfile.mkstemp(suffix=".jsonl")[1])
+        os.environ["CNNLIB_RECORD"] = str(runs)  # 内核继承环境变量：cnnlib.train 每次训练追加一行
         client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3", coalesce_streams=True,
                                 resources={"metadata": {"path": str(path.parent)}})
+        executed = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         start = time.perf_counter()
         client.execute()
         elapsed = time.perf_counter() - start
         nbformat.write(nb, path)
+        rows = [json.loads(line) for line in runs.read_text(encoding="utf-8").splitlines() if line.strip()]
+        runs.unlink()
+        save_record(path, {"executed": executed, "budget": budget, "wall_seconds": round(elapsed, 1),
+                           "machine": machine(), "runs": rows})
         print(f"{elapsed:7.1f} s  {path}", flush=True)
     print(f"{time.perf_counter() - total:7.1f} s  合计", flush=True)
 

@@ -175,3 +175,26 @@ def test_chinese_paragraphs_are_not_wrapped(path):
     for text in texts:
         bad = soft_breaks_after_chinese(text)
         assert not bad, f"{path.name}：段落中间换行 {bad[:3]}"
+
+
+RECORD = ROOT / "results" / "notebooks.json"
+RECORDED = json.loads(RECORD.read_text(encoding="utf-8")) if RECORD.exists() else {}
+
+
+@pytest.mark.parametrize("rel", sorted(RECORDED), ids=lambda r: Path(r).stem)
+def test_execution_record_agrees_with_the_committed_notebook(rel):
+    # make results 写下的记录（results/notebooks.json）必须与提交的输出一致：对比表、状态页读的是它
+    entry, nb = RECORDED[rel], load(ROOT / rel)
+    text = "\n".join(output_text(c) for c in nb["cells"] if c["cell_type"] == "code")
+    first_lines = re.findall(r"device=(\S+) \| precision=(\w+) \| \w+ \| budget=(\w+)", text)
+    finals = [float(x) for x in re.findall(r"测试准确率 test acc ([0-9.]+)", text)]
+    runs = entry["runs"]
+    assert len(first_lines) == len(runs), f"{rel}：输出里有 {len(first_lines)} 次训练，记录里有 {len(runs)} 次"
+    for (device, precision, budget), run, acc in zip(first_lines, runs, finals):
+        assert (run["device"], run["precision"], run["budget"]) == (device, precision, budget)
+        assert f"{run['final']['test_acc']:.3f}" == f"{acc:.3f}"
+    assert entry["budget"] != "smoke" and all(r["budget"] == entry["budget"] for r in runs)
+    from datetime import datetime
+    stamps = [c["metadata"]["execution"] for c in nb["cells"] if c["cell_type"] == "code"]
+    t0 = datetime.fromisoformat(stamps[0]["iopub.status.busy"].replace("Z", "+00:00"))
+    assert abs((t0 - datetime.fromisoformat(entry["executed"])).total_seconds()) < 120, "记录与提交的输出不是同一次执行"

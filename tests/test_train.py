@@ -343,3 +343,23 @@ def test_text_progress_bar_for_book_builds(tiny, monkeypatch, capsys):
     cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", plot=False)
     err = capsys.readouterr().err
     assert "epoch 1/1" in err and "100%" in err and "10/10" in err
+
+
+def test_training_appends_a_record_when_asked(tiny, tmp_path, monkeypatch):
+    # make results 通过 CNNLIB_RECORD 为每个笔记本留下机器可读的训练记录
+    import json
+    record = tmp_path / "runs.jsonl"
+    monkeypatch.setenv("CNNLIB_RECORD", str(record))
+    h1 = cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False)
+    h2 = cnnlib.train(small_cnn(), *tiny(), num_epochs=2, lr=0.1, device="cpu", progress=False, plot=False,
+                      precision="fp32")
+    rows = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 2
+    assert rows[0]["final"]["test_acc"] == round(h1.test_acc[-1], 4) and rows[0]["epochs"] == 1
+    assert rows[1]["precision"] == "fp32" and rows[1]["completed_epochs"] == 2
+    assert rows[1]["final"]["train_loss"] == round(h2.train_loss[-1], 4)
+    assert rows[0]["params"] == sum(p.numel() for p in small_cnn().parameters())
+    assert rows[0]["budget"] in ("small", "smoke", "full") and rows[0]["device"] == "cpu"
+    monkeypatch.delenv("CNNLIB_RECORD")
+    cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False)
+    assert len(record.read_text(encoding="utf-8").splitlines()) == 2      # 不设置就不写
