@@ -570,7 +570,7 @@ def dense_block_figure(block, input_size=8, transition=None, fontsize=8, box_wid
     for k, blk in enumerate(block.net):
         conv = next(m for m in blk if isinstance(m, nn.Conv2d))
         kh = conv.kernel_size[0]
-        boxes.append(Box(zh(f"卷积块 {k}: BN · ReLU · {kh}×{kh} 卷积, {g}", f"conv block {k}: BN·ReLU·{kh}×{kh} conv, {g}"),
+        boxes.append(Box(zh(f"卷积块 {k + 1}: BN · ReLU · {kh}×{kh} 卷积, {g}", f"conv block {k + 1}: BN·ReLU·{kh}×{kh} conv, {g}"),
                          (g, s, s), "conv", sum(p.numel() for p in blk.parameters())))
         boxes.append(Box(zh(f"连结：{c} + {g} = {c + g} 通道", f"concatenate: {c + g} channels"), (c + g, s, s), "block"))
         c += g
