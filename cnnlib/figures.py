@@ -20,7 +20,7 @@ from .plot import zh
 # 配色：输入/普通格子、高亮窗口、填充、输出高亮；结构图中各类层的底色。
 CELL, WINDOW, PADDING, RESULT = "#ffffff", "#9ecae1", "#e5e5e5", "#fdae6b"
 KIND_COLORS = {"conv": "#deebf7", "pool": "#fee6ce", "fc": "#e5f5e0", "block": "#efedf5",
-               "input": "#f0f0f0", "other": "#f7f7f7"}
+               "norm": "#fff7bc", "input": "#f0f0f0", "other": "#f7f7f7"}
 
 
 # ---------------------------------------------------------------- 概念图：格子与数字
@@ -320,7 +320,7 @@ def describe(layer: nn.Module) -> tuple:
     if isinstance(layer, ACTIVATIONS):
         return layer.__class__.__name__, "other"
     if isinstance(layer, NORMS):
-        return "BN", "other"
+        return "BN", "norm"
     if hasattr(layer, "conv1") and hasattr(layer, "conv2") and hasattr(layer, "conv3"):   # 残差块
         c, s = layer.conv1.out_channels, layer.conv1.stride[0]
         text = zh(f"残差块, {c}", f"residual, {c}") + (zh(f", 步幅 {s}", f", stride {s}") if s > 1 else "")
