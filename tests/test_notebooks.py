@@ -198,3 +198,9 @@ def test_execution_record_agrees_with_the_committed_notebook(rel):
     stamps = [c["metadata"]["execution"] for c in nb["cells"] if c["cell_type"] == "code"]
     t0 = datetime.fromisoformat(stamps[0]["iopub.status.busy"].replace("Z", "+00:00"))
     assert abs((t0 - datetime.fromisoformat(entry["executed"])).total_seconds()) < 120, "记录与提交的输出不是同一次执行"
+
+
+def test_every_notebook_has_an_execution_record():
+    # 模型对比表与状态页读 results/notebooks.json：每个笔记本都要有 make results 留下的记录
+    missing = {str(p.relative_to(ROOT)) for p in NOTEBOOKS} - set(RECORDED)
+    assert not missing, f"results/notebooks.json 缺少这些笔记本的记录（请用 make results 执行）：{sorted(missing)}"
