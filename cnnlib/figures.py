@@ -96,39 +96,41 @@ def _sum_text(window, kernel) -> str:
     return " + ".join(terms) + f" = {_fmt((window * kernel).sum())}"
 
 
+def _window_figure(P, K, pos, shade, title, kernel_window):
+    """输入（可能已填充）⋆ 核 = 输出，标出 ``pos`` 处的窗口和输出元素，下方写出这一次乘加。"""
+    Y = corr2d(P, K)
+    i, j = pos
+    kh, kw = K.shape
+    width = P.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6
+    height = max(P.shape[0], K.shape[0], Y.shape[0]) + 2.6
+    fig, ax = _canvas(width, height)
+    _row(ax, [(P, (i, j, kh, kw), WINDOW, shade, title), STAR,
+              (K, (0, 0, kh, kw) if kernel_window else None, WINDOW, None, zh("核", "kernel")), "=",
+              (Y, (i, j, 1, 1), RESULT, None, zh("输出", "output"))])
+    ax.text(width / 2, height - 0.6, _sum_text(P[i:i + kh, j:j + kw], K), ha="center", va="center", fontsize=10)
+    return fig
+
+
+def _padded(X, padding):
+    """四周补 ``padding`` 圈 0，并返回标出填充位置的布尔掩码。"""
+    P = torch.nn.functional.pad(X, (padding,) * 4)
+    shade = torch.ones_like(P, dtype=torch.bool)
+    shade[padding:padding + X.shape[0], padding:padding + X.shape[1]] = False
+    return P, shade
+
+
 def corr2d_figure(X, K, pos=(0, 0)):
     """互相关：输入 ⋆ 核 = 输出。标出 ``pos`` 处的窗口、对应的输出元素，并写出这一次乘加。"""
     X, K = torch.as_tensor(X), torch.as_tensor(K)
-    Y = corr2d(X, K)
-    i, j = pos
-    kh, kw = K.shape
-    width = X.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6
-    height = max(X.shape[0], K.shape[0], Y.shape[0]) + 2.6
-    fig, ax = _canvas(width, height)
-    _row(ax, [(X, (i, j, kh, kw), WINDOW, None, zh("输入", "input")), STAR,
-              (K, (0, 0, kh, kw), WINDOW, None, zh("核", "kernel")), "=",
-              (Y, (i, j, 1, 1), RESULT, None, zh("输出", "output"))])
-    ax.text(width / 2, height - 0.6, _sum_text(X[i:i + kh, j:j + kw], K), ha="center", va="center", fontsize=10)
-    return fig
+    return _window_figure(X, K, pos, None, zh("输入", "input"), kernel_window=True)
 
 
 def padding_figure(X, K, padding=1, pos=(0, 0)):
     """填充：输入四周补 ``padding`` 圈 0（灰色），再做互相关；标出 ``pos`` 处越过原输入边界的窗口。"""
     X, K = torch.as_tensor(X), torch.as_tensor(K)
-    P = torch.nn.functional.pad(X, (padding,) * 4)
-    shade = torch.ones_like(P, dtype=torch.bool)
-    shade[padding:padding + X.shape[0], padding:padding + X.shape[1]] = False
-    Y = corr2d(P, K)
-    i, j = pos
-    kh, kw = K.shape
-    width = P.shape[1] + K.shape[1] + Y.shape[1] + 2 * 1.6
-    height = max(P.shape[0], Y.shape[0]) + 2.6
-    fig, ax = _canvas(width, height)
-    _row(ax, [(P, (i, j, kh, kw), WINDOW, shade, zh(f"填充 {padding} 圈 0 后的输入", f"input padded by {padding}")),
-              STAR, (K, None, WINDOW, None, zh("核", "kernel")), "=",
-              (Y, (i, j, 1, 1), RESULT, None, zh("输出", "output"))])
-    ax.text(width / 2, height - 0.6, _sum_text(P[i:i + kh, j:j + kw], K), ha="center", va="center", fontsize=10)
-    return fig
+    P, shade = _padded(X, padding)
+    return _window_figure(P, K, pos, shade, zh(f"填充 {padding} 圈 0 后的输入", f"input padded by {padding}"),
+                          kernel_window=False)
 
 
 def _outline(ax, x0, y0, r, c, h, w, color, inset=0.0):
@@ -144,9 +146,7 @@ def stride_figure(X, K, stride=(3, 2), padding=1):
     第一个输出、向右移一个步幅的输出、向下移一个步幅的输出，输出中对应的元素用同样的颜色框出。"""
     X, K = torch.as_tensor(X), torch.as_tensor(K)
     sh, sw = stride
-    P = torch.nn.functional.pad(X, (padding,) * 4)
-    shade = torch.ones_like(P, dtype=torch.bool)
-    shade[padding:padding + X.shape[0], padding:padding + X.shape[1]] = False
+    P, shade = _padded(X, padding)
     Y = corr2d(P, K)[::sh, ::sw]
     kh, kw = K.shape
     windows = [(0, 0), (0, 1), (1, 0)]
@@ -166,7 +166,6 @@ def stride_figure(X, K, stride=(3, 2), padding=1):
     x += 1.6
     y0 = 1.0 + (tallest - Y.shape[0]) / 2
     draw_grid(ax, Y, x, y0, None, WINDOW, None, zh("输出", "output"))
-    lines = []
     for k, ((a, b), color) in enumerate(zip(windows, STRIDE_COLORS)):
         _outline(ax, 0, 1.0, a * sh, b * sw, kh, kw, color, inset=0.06 * k)
         _outline(ax, x, y0, a, b, 1, 1, color, inset=0.06)

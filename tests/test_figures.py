@@ -2,7 +2,6 @@
 import io
 import warnings
 
-import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -100,7 +99,7 @@ def test_other_concept_figures_use_the_operations_they_illustrate():
     render(fig)
     Xm, Km = torch.stack([X, X + 1]), torch.stack([K, K + 1])
     fig = figures.multi_in_figure(Xm, Km)
-    assert f"19 + 37 = 56" in texts(fig) and int(cnnlib.corr2d_multi_in(Xm, Km)[0, 0]) == 56
+    assert "19 + 37 = 56" in texts(fig) and int(cnnlib.corr2d_multi_in(Xm, Km)[0, 0]) == 56
     render(fig)
     W = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]])
     fig = figures.conv1x1_figure(torch.arange(27.0).reshape(3, 3, 3), W, pos=(0, 0))
