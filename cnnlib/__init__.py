@@ -6,9 +6,10 @@
 - ``cnnlib.ops``    ：第 1 章从零实现的互相关、汇聚等运算
 - ``cnnlib.train``  ：训练循环
 - ``cnnlib.plot``   ：中文字体、图像网格、实时曲线
-- ``cnnlib.models`` ：书中的模型（LeNet、AlexNet、VGG、NiN、GoogLeNet）
+- ``cnnlib.models`` ：书中的模型（LeNet、AlexNet、VGG、NiN、GoogLeNet、BN-LeNet、ResNet、DenseNet）
 - ``cnnlib.summary``：逐层的形状、参数量与 FLOPs
 - ``cnnlib.figures``：书中的示意图（概念图与取自真实模型的结构图）
+- ``cnnlib.results``：``make results`` 写出的执行记录（模型对比一节读它）
 """
 from .budget import BUDGETS, get_budget, pick
 from .data import (DataCorruptError, DataNotFoundError, TensorLoader, data_root, data_source,
@@ -18,9 +19,9 @@ from .device import best_device, cpu_has_native_bf16, resolve_precision, try_all
 from .ops import (conv2d_true, conv_output_size, corr2d, corr2d_multi_in, corr2d_multi_in_out,
                   corr2d_multi_in_out_1x1, field_size, pool2d, receptive_field)
 from .plot import HAS_CJK, set_figsize, show_images, zh
-from . import figures
+from . import figures, results
 from .models import num_params
-from .summary import summary
+from .summary import count_flops, summary
 from .train import (CheckpointMismatchError, History, TrainingDiverged, accuracy, evaluate_accuracy,
                     init_he, init_xavier, load_checkpoint, save_checkpoint, train)
 

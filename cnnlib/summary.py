@@ -62,6 +62,26 @@ class Summary:
                 f"<tfoot><tr>{cell('th', foot)}</tr></tfoot></table>")
 
 
+@torch.no_grad()
+def count_flops(net: nn.Module, input_shape, batch_size: int = 1) -> int:
+    """``net`` 对 ``batch_size`` 个形状为 ``input_shape``（不含批量维，如 ``(1, 28, 28)``）的样本
+    前向一次的 FLOPs（乘和加各算一次）。
+
+    在 meta 设备上计算：只推算形状、不分配内存也不真正计算，所以对任何大小的模型都很快，
+    也不改动 ``net`` 本身（参数、缓冲区和训练/评估模式都保持原样）。按评估模式统计。
+    """
+    params = {n: torch.empty_like(t, device="meta") for n, t in [*net.named_parameters(), *net.named_buffers()]}
+    x = torch.empty(batch_size, *input_shape, device="meta")
+    was_training = net.training
+    net.eval()
+    try:
+        with FlopCounterMode(display=False) as counter:
+            torch.func.functional_call(net, params, (x,))
+    finally:
+        net.train(was_training)
+    return counter.get_total_flops()
+
+
 def _fmt_flops(n: int) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:

@@ -329,6 +329,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
             live.add(e, (l, a, t))
     bar = _progress(num_epochs * num_batches, progress, initial=done * num_batches)
     train_time, train_seen, start = 0.0, 0, time.perf_counter()
+    input_shape = None   # 一个训练样本的形状（不含批量维），写进 make results 的记录
     last_draw = start
     epoch = done
     try:
@@ -345,6 +346,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
             n = 0
             for i, (X, y) in enumerate(train_iter):
                 X, y = _prepare(X, device, channels_last), y.to(device, non_blocking=True)
+                input_shape = input_shape or tuple(X.shape[1:])
                 with autocast(device, precision):
                     y_hat = model(X)
                     l = loss(y_hat, y)
@@ -405,6 +407,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
         seconds = time.perf_counter() - start
         print(f"{speed:,.1f} 张/秒 (examples/sec) on {device}，共 {seconds:.1f} 秒")
         _record(net, history, budget=budget, data=source, images=num_examples, epochs=num_epochs,
+                batch_size=getattr(train_iter, "batch_size", None), lr=lr, input_shape=input_shape,
                 examples_per_sec=speed, seconds=seconds)
     return history
 
@@ -415,13 +418,19 @@ RECORD_ENV = "CNNLIB_RECORD"
 def _record(net, history, **info):
     """环境变量 ``CNNLIB_RECORD`` 指向一个文件时，把这次训练的结果追加为一行 JSON。
 
-    ``make results`` 用它为每个笔记本留下机器可读的记录（预算、设备、精度、数据来源、最终指标），
-    供全书的模型对比表和执行状态页读取，而不是从输出里手抄数字。
+    ``make results`` 用它为每个笔记本留下机器可读的记录（模型、参数量、每张图像的 FLOPs、输入形状、
+    预算、设备、精度、数据来源、批量大小、学习率、吞吐、最终指标），供全书的模型对比表和执行状态页
+    读取，而不是从输出里手抄数字。
     """
     path = os.environ.get(RECORD_ENV, "").strip()
     if not path:
         return
+    from .summary import count_flops
+    net, shape = _unwrap(net), info.get("input_shape")
+    info["input_shape"] = list(shape) if shape else None
     row = {"model": _model_name(net), "params": sum(p.numel() for p in net.parameters()),
+           # 每张图像前向一次的 FLOPs（乘、加各算一次），按训练时的输入形状在 meta 设备上统计
+           "flops_per_image": count_flops(net, shape) if shape else None,
            "device": history.device, "precision": history.precision, "memory_format": history.memory_format,
            **info, "final": {"train_loss": round(history.train_loss[-1], 4),
                              "train_acc": round(history.train_acc[-1], 4),

@@ -7,6 +7,9 @@
 ``cnnlib.train`` 的设备、精度、数据来源、吞吐和最终指标）写进 ``results/notebooks.json``。
 全书的模型对比表和执行状态页读的是它；测试会核对它与提交的笔记本输出一致。
 
+读这份记录的笔记本（元数据 ``"cnnlib": {"reads_record": true}``，如模型对比一节）依赖其他笔记本的
+结果：它们总是排在最后执行，而且只要执行了别的笔记本，就会跟着重新执行，保证提交的表格与记录一致。
+
 用法：python tests/execute_notebooks.py chapters/ch01_basics/why_conv.ipynb ...
 """
 import argparse
@@ -43,14 +46,42 @@ def machine() -> dict:
             "torch": torch.__version__, "gpu": gpu}
 
 
+def title(path: Path) -> str:
+    """笔记本的一级标题（第一个 Markdown 单元的第一行去掉“# ”）。"""
+    first = nbformat.read(path, as_version=4).cells[0].source
+    return first.splitlines()[0].removeprefix("# ").strip()
+
+
 def save_record(path: Path, entry: dict):
-    """把一个笔记本的记录并入 results/notebooks.json（按路径排序，原子写入）。"""
+    """把一个笔记本的记录并入 results/notebooks.json（按路径排序，原子写入）。
+
+    标题属于笔记本本身而不是某次执行：每次保存都按当前的笔记本刷新所有条目的 ``title``，
+    已删除的笔记本的条目也一并去掉。
+    """
     data = json.loads(RECORD.read_text(encoding="utf-8")) if RECORD.exists() else {}
     data[path.resolve().relative_to(ROOT).as_posix()] = entry
+    data = {nb: {"title": title(ROOT / nb), **{k: v for k, v in e.items() if k != "title"}}
+            for nb, e in data.items() if (ROOT / nb).exists()}
     RECORD.parent.mkdir(exist_ok=True)
     tmp = RECORD.with_suffix(".tmp")
     tmp.write_text(json.dumps(dict(sorted(data.items())), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, RECORD)
+
+
+def reads_record(path: Path) -> bool:
+    return bool(nbformat.read(path, as_version=4).metadata.get("cnnlib", {}).get("reads_record"))
+
+
+def execution_order(paths):
+    """先执行产生记录的笔记本，再执行读记录的笔记本（后者在执行了任何别的笔记本时也一并执行）。"""
+    paths = [Path(p) for p in dict.fromkeys(paths)]
+    producers = [p for p in paths if not reads_record(p)]
+    readers = [p for p in paths if reads_record(p)]
+    if producers:
+        known = {p.resolve() for p in paths}
+        readers += [p for p in sorted(ROOT.glob("chapters/**/*.ipynb"))
+                    if ".ipynb_checkpoints" not in p.parts and p.resolve() not in known and reads_record(p)]
+    return producers + readers
 
 
 def main(argv=None):
@@ -67,7 +98,7 @@ def main(argv=None):
     os.environ["CNNLIB_PROGRESS"] = "text"  # 纯文本进度条：合并输出流后网页上留下最后一行
     print(f"预算 budget: {budget}", flush=True)
     total = time.perf_counter()
-    for path in args.notebooks:
+    for path in execution_order(args.notebooks):
         nb = nbformat.read(path, as_version=4)
         nb.metadata.pop("widgets", None)  # 上次执行留下的小部件状态：这次执行若有小部件会重新写入
         runs = Path(tempfile.mkstemp(suffix=".jsonl")[1])

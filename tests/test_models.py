@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from cnnlib import models
-from cnnlib.summary import summary
+from cnnlib.summary import count_flops, summary
 
 
 def shapes(net, size=None):
@@ -120,6 +120,31 @@ def test_summary_totals_agree_with_the_model():
     # 第一层卷积：6 个输出通道 × 28×28 个位置 × 25 次乘加 × 2
     assert s.rows[0].flops == 2 * 6 * 28 * 28 * 25
     assert "61,706" in repr(s) and "<table>" in s._repr_html_()
+
+
+@pytest.mark.parametrize("build, size", [(models.lenet, 28), (models.bn_lenet, 28), (models.resnet18, 96),
+                                         (models.densenet, 96), (models.googlenet, 96)])
+def test_count_flops_equals_a_real_forward_pass_and_leaves_the_model_alone(build, size):
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    net = build()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    flops = count_flops(net, (1, size, size))
+    net.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(torch.zeros(3, 1, size, size))
+    assert counter.get_total_flops() == 3 * flops > 0
+    assert count_flops(net, (1, size, size), batch_size=3) == 3 * flops
+    net.train()
+    count_flops(net, (1, size, size))
+    assert net.training and all(m.training for m in net.modules())       # 模式不变
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())   # BN 的滑动统计量也不变
+    assert next(net.parameters()).device.type == "cpu"
+
+
+def test_count_flops_agrees_with_summary():
+    net = models.vgg(ratio=4)
+    assert count_flops(net, (1, 224, 224)) == summary(net).total_flops
 
 
 def test_summary_depth_expands_blocks():

@@ -194,6 +194,10 @@ def test_execution_record_agrees_with_the_committed_notebook(rel):
         assert (run["device"], run["precision"], run["budget"]) == (device, precision, budget)
         assert f"{run['final']['test_acc']:.3f}" == f"{acc:.3f}"
     assert entry["budget"] != "smoke" and all(r["budget"] == entry["budget"] for r in runs)
+    assert entry["title"] == source(nb["cells"][0]).splitlines()[0].removeprefix("# ").strip()
+    for run in runs:   # 模型对比表要用的字段
+        assert run["flops_per_image"] > 0 and len(run["input_shape"]) == 3 and run["examples_per_sec"] > 0
+        assert run["batch_size"] >= 1 and run["lr"] > 0 and run["images"] * run["epochs"] > 0
     from datetime import datetime
     stamps = [c["metadata"]["execution"] for c in nb["cells"] if c["cell_type"] == "code"]
     t0 = datetime.fromisoformat(stamps[0]["iopub.status.busy"].replace("Z", "+00:00"))
@@ -204,3 +208,17 @@ def test_every_notebook_has_an_execution_record():
     # 模型对比表与状态页读 results/notebooks.json：每个笔记本都要有 make results 留下的记录
     missing = {str(p.relative_to(ROOT)) for p in NOTEBOOKS} - set(RECORDED)
     assert not missing, f"results/notebooks.json 缺少这些笔记本的记录（请用 make results 执行）：{sorted(missing)}"
+
+
+def test_notebooks_that_read_the_record_run_last_and_follow_any_other():
+    # 模型对比一节读 results/notebooks.json：make results 执行了别的笔记本，就要跟着重新执行它
+    import sys
+    sys.path.insert(0, str(ROOT / "tests"))
+    from execute_notebooks import execution_order, reads_record
+    readers = [p for p in NOTEBOOKS if reads_record(p)]
+    assert [p.stem for p in readers] == ["comparison"]
+    lenet, cmp = ROOT / "chapters/ch02_classic/lenet.ipynb", readers[0]
+    assert execution_order([cmp, lenet]) == [lenet, cmp]
+    assert execution_order([lenet]) == [lenet, cmp]
+    assert execution_order([cmp]) == [cmp]
+    assert execution_order([lenet, lenet]) == [lenet, cmp]

@@ -360,6 +360,10 @@ def test_training_appends_a_record_when_asked(tiny, tmp_path, monkeypatch):
     assert rows[1]["final"]["train_loss"] == round(h2.train_loss[-1], 4)
     assert rows[0]["params"] == sum(p.numel() for p in small_cnn().parameters())
     assert rows[0]["budget"] in ("small", "smoke", "full") and rows[0]["device"] == "cpu"
+    # 模型对比表要用的：输入形状、每张图像的 FLOPs、批量大小和学习率
+    assert rows[0]["input_shape"] == [1, 28, 28] and rows[0]["batch_size"] == 100 and rows[0]["lr"] == 0.1
+    conv, fc = 2 * 8 * 28 * 28 * 9, 2 * 8 * 14 * 14 * 10     # 乘、加各算一次
+    assert rows[0]["flops_per_image"] == rows[1]["flops_per_image"] == conv + fc
     monkeypatch.delenv("CNNLIB_RECORD")
     cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False)
     assert len(record.read_text(encoding="utf-8").splitlines()) == 2      # 不设置就不写

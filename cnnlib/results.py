@@ -1,0 +1,74 @@
+"""全书的执行记录 ``results/notebooks.json``：``make results`` 写出，模型对比一节读取。
+
+记录按笔记本路径组织：每个笔记本有执行日期、预算、机器、总耗时，以及其中每次调用
+:func:`cnnlib.train` 的一行（模型名、参数量、每张图像的 FLOPs、输入形状、设备、精度、吞吐、最终指标……），
+由训练函数在环境变量 ``CNNLIB_RECORD`` 指向的文件里追加（见 ``cnnlib.train``）。
+"""
+import json
+import urllib.request
+from pathlib import Path
+
+import torch
+
+RECORD_PATH = Path("results") / "notebooks.json"
+# 在 Colab 上打开笔记本时本地没有仓库：从 GitHub 读取主分支上提交的记录
+RECORD_URL = "https://raw.githubusercontent.com/cnn-book-zh/cnn-book/main/results/notebooks.json"
+
+
+class RecordNotFoundError(FileNotFoundError):
+    """找不到执行记录，也下载不到。"""
+
+
+def find_record(start=None):
+    """从 ``start``（默认当前目录）向上逐级查找 ``results/notebooks.json``；找不到时返回 None。"""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / RECORD_PATH).is_file():
+            return folder / RECORD_PATH
+    return None
+
+
+def load_record(path=None, download=True) -> dict:
+    """读取执行记录。
+
+    ``path`` 省略时先在本地仓库里找（:func:`find_record`），找不到且 ``download=True`` 时
+    从 :data:`RECORD_URL` 下载；都不行时抛出 :class:`RecordNotFoundError`，说明怎样得到记录。
+    """
+    path = path or find_record()
+    if path is not None:
+        text = Path(path).read_text(encoding="utf-8")
+    elif download:
+        try:
+            with urllib.request.urlopen(RECORD_URL, timeout=15) as response:
+                text = response.read().decode("utf-8")
+        except OSError as err:
+            raise RecordNotFoundError(
+                f"本地没有执行记录 {RECORD_PATH}，从 {RECORD_URL} 下载也失败了（download failed: {err}）。"
+                "请在本书仓库里运行，或先执行 make results 生成记录。") from None
+        print(f"本地没有 {RECORD_PATH}，读取的是仓库主分支上提交的记录：{RECORD_URL}")
+    else:
+        raise RecordNotFoundError(f"找不到执行记录 {RECORD_PATH}（record not found）："
+                                  "请在本书仓库里运行，或先执行 make results 生成记录。")
+    record = json.loads(text)
+    if not isinstance(record, dict) or not all(isinstance(v, dict) and "runs" in v for v in record.values()):
+        raise ValueError("执行记录的格式不对：应是“笔记本路径 → {executed, budget, machine, runs, …}”的字典")
+    return record
+
+
+def trained_models(record: dict) -> list:
+    """记录中训练过的每个有名字的模型（cnnlib.models 的模型）的一次训练，每个名字只取按路径
+    排序第一次出现的那次（章、节的目录名带编号，所以就是书中第一次训练它的那一节）。
+
+    没有名字的模型（笔记本里临时搭的 ``nn.Sequential`` 等，名字是 torch.nn 的类名）不算在内：
+    它们是练习或对照实验里的变体。每一项是训练那一行，加上 ``notebook``、``executed``、``machine``。
+    """
+    seen, rows = set(), []
+    for notebook in sorted(record):
+        entry = record[notebook]
+        for run in entry["runs"]:
+            name = run["model"]
+            if hasattr(torch.nn, name) or name in seen:
+                continue
+            seen.add(name)
+            rows.append({**run, "notebook": notebook, "executed": entry["executed"], "machine": entry["machine"]})
+    return rows
