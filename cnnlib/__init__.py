@@ -12,7 +12,7 @@
 - ``cnnlib.results``：``make results`` 写出的执行记录（模型对比一节读它）
 """
 from .budget import BUDGETS, get_budget, pick
-from .data import (DataCorruptError, DataNotFoundError, TensorLoader, data_root, data_source,
+from .data import (Augment, DataCorruptError, DataNotFoundError, TensorLoader, data_root, data_source,
                    ensure_fashion_mnist, get_text_labels, load_fashion_mnist, read_fashion_mnist,
                    verify_fashion_mnist)
 from .device import best_device, cpu_has_native_bf16, resolve_precision, try_all_gpus, try_gpu

@@ -289,22 +289,62 @@ def read_fashion_mnist(train: bool = True, root=None, download: bool = True, ver
     return ds.data, ds.targets.long()
 
 
+class Augment:
+    """在设备上对整个批量做随机增广（data augmentation），只用于训练集。
+
+    - ``crop_padding``：随机裁剪。先在四周各填充 ``crop_padding`` 个零像素，再随机裁出原来的大小，
+      相当于把图像随机平移至多 ``crop_padding`` 个像素；0 表示不裁剪；
+    - ``flip``：以 1/2 的概率左右翻转（horizontal flip）。
+
+    一次对整个批量操作，不逐张循环，所以放在 GPU 上几乎不花时间。随机数来自 :class:`TensorLoader`
+    传入的生成器：同一个种子、同一轮，增广的结果完全相同（续训也能精确复现）。
+    """
+
+    def __init__(self, crop_padding: int = 2, flip: bool = True):
+        if not (isinstance(crop_padding, int) and crop_padding >= 0):
+            raise ValueError(f"crop_padding 必须是非负整数，得到 {crop_padding!r}")
+        self.crop_padding, self.flip = crop_padding, bool(flip)
+
+    def __call__(self, X: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``X``：形状 (B, C, H, W) 的浮点批量；``generator``：CPU 上的 ``torch.Generator``。"""
+        B, _, H, W = X.shape
+        # 随机数总在 CPU 上用同一个生成器产生，再搬到数据所在的设备：各种设备上结果相同
+        shift = torch.randint(0, 2 * self.crop_padding + 1, (2, B), generator=generator).to(X.device)
+        flip = (torch.rand(B, generator=generator) < 0.5).to(X.device)
+        if self.crop_padding:
+            p = self.crop_padding
+            padded = F.pad(X, (p, p, p, p))
+            rows = shift[0, :, None] + torch.arange(H, device=X.device)       # (B, H)：每张图取哪些行
+            cols = shift[1, :, None] + torch.arange(W, device=X.device)       # (B, W)：取哪些列
+            batch = torch.arange(B, device=X.device)[:, None, None]
+            X = padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)   # (B,H,W,C) → (B,C,H,W)
+        if self.flip:
+            X = torch.where(flip[:, None, None, None], X.flip(-1), X)
+        return X
+
+    def __repr__(self):
+        return f"Augment(crop_padding={self.crop_padding}, flip={self.flip})"
+
+
 class TensorLoader:
     """从驻留在设备上的整块张量中按批切片，用法与 ``DataLoader`` 相同：``for X, y in loader``。
 
     - 图像以 uint8 保存，每个批量在设备上转成 [0, 1] 的 float32，形状 (B, 1, H, W)；
+    - ``augment`` 非空时（如 :class:`Augment`），对每个批量做随机增广，再缩放；
     - ``resize`` 非空时用双线性插值 ``F.interpolate`` 把每个批量放大到 ``resize×resize``；
     - ``shuffle=True`` 时每轮的顺序只由 ``seed`` 和轮次 ``epoch`` 决定：同一个种子，顺序完全相同；
-      每次迭代后 ``epoch`` 加一，:meth:`set_epoch` 可以直接指定（续训时用）；
+      增广的随机数也一样。每次迭代后 ``epoch`` 加一，:meth:`set_epoch` 可以直接指定（续训时用）；
     - ``len(loader)`` 是每轮的批量数（最后一个不满的批量也算）。
     """
 
     def __init__(self, images, labels, batch_size, shuffle=False, resize=None,
-                 device=None, seed=0, source=SOURCE_OFFICIAL):
+                 device=None, seed=0, source=SOURCE_OFFICIAL, augment=None):
         if batch_size < 1:
             raise ValueError(f"批量大小（batch_size）必须 ≥ 1，得到 {batch_size}")
         if len(images) != len(labels):
             raise ValueError(f"图像 {len(images)} 张，标签却有 {len(labels)} 个")
+        if augment is not None and not callable(augment):
+            raise TypeError(f"augment 应是 cnnlib.Augment(...) 之类的可调用对象，得到 {type(augment).__name__}")
         self.device = torch.device(device) if device is not None else best_device()
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
@@ -313,6 +353,7 @@ class TensorLoader:
         self.resize = resize
         self.seed = seed
         self.source = source
+        self.augment = augment
         self.epoch = 0
 
     @property
@@ -328,11 +369,9 @@ class TensorLoader:
 
     def __iter__(self):
         n = self.num_examples
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(n, generator=g).to(self.device)
-        else:
-            order = None
+        # 这一轮的随机数（打乱顺序、增广）都来自这个生成器，只由种子和轮次决定
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(n, generator=g).to(self.device) if self.shuffle else None
         self.epoch += 1
         for start in range(0, n, self.batch_size):
             if order is None:
@@ -341,11 +380,13 @@ class TensorLoader:
             else:
                 idx = order[start:start + self.batch_size]
                 X, y = self.images[idx], self.labels[idx]
-            yield self.transform(X), y
+            yield self.transform(X, g), y
 
-    def transform(self, X):
-        """uint8 (B, H, W) → float32 (B, 1, H', W')，取值 [0, 1]。"""
+    def transform(self, X, generator=None):
+        """uint8 (B, H, W) → float32 (B, 1, H', W')，取值 [0, 1]；有 ``augment`` 时先增广再缩放。"""
         X = X.unsqueeze(1).float().div_(255)
+        if self.augment is not None:
+            X = self.augment(X, generator if generator is not None else torch.Generator().manual_seed(self.seed))
         if self.resize is not None:
             size = (self.resize, self.resize) if isinstance(self.resize, int) else tuple(self.resize)
             if size != tuple(X.shape[-2:]):
@@ -353,8 +394,9 @@ class TensorLoader:
         return X
 
     def __repr__(self):
+        aug = f", augment={self.augment}" if self.augment is not None else ""
         return (f"TensorLoader({self.num_examples} 张图像, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, resize={self.resize}, device={self.device})")
+                f"shuffle={self.shuffle}, resize={self.resize}{aug}, device={self.device})")
 
 
 def _subset(images, labels, limit, seed):
@@ -377,7 +419,7 @@ def _subset(images, labels, limit, seed):
 
 
 def load_fashion_mnist(batch_size, resize=None, root=None, limit=None, test_limit=None,
-                       device=None, seed=0, download=True, verify=True):
+                       device=None, seed=0, download=True, verify=True, augment=None):
     """返回 Fashion-MNIST 的 ``(train_iter, test_iter)``。
 
     参数
@@ -390,6 +432,7 @@ def load_fashion_mnist(batch_size, resize=None, root=None, limit=None, test_limi
     seed : 打乱顺序与抽取子集的随机种子。
     download : 四个原始文件都不在时是否下载。
     verify : 是否要求文件的校验和与已知版本一致（见 :func:`verify_fashion_mnist`）。
+    augment : 训练集的随机增广，如 ``cnnlib.Augment(crop_padding=2, flip=True)``；测试集从不增广。
     """
     root = ensure_fashion_mnist(root, download, verify)
     source = data_source(root)
@@ -398,5 +441,6 @@ def load_fashion_mnist(batch_size, resize=None, root=None, limit=None, test_limi
         images, labels = read_fashion_mnist(train, root, download=False, verify=verify)
         images, labels = _subset(images, labels, n, seed)
         loaders.append(TensorLoader(images, labels, batch_size, shuffle=train, resize=resize,
-                                    device=device, seed=seed, source=source))
+                                    device=device, seed=seed, source=source,
+                                    augment=augment if train else None))
     return tuple(loaders)

@@ -402,3 +402,74 @@ def test_set_epoch_replays_an_epochs_order(splits):
     loader.set_epoch(1)                       # 续训：第 2 轮（从 0 数为 1）的顺序与原来相同
     assert torch.equal(torch.cat([yb for _, yb in loader]), epochs[1])
     assert loader.epoch == 2
+
+
+# ---- 训练集的批量增广（cnnlib.Augment） ----
+
+def _reference_augment(X, p, flip, generator):
+    # 逐张图像的参照实现：填充 p 个零像素后按偏移裁剪，再按需左右翻转；随机数的取法与 Augment 相同
+    B, _, H, W = X.shape
+    shift = torch.randint(0, 2 * p + 1, (2, B), generator=generator)
+    flips = torch.rand(B, generator=generator) < 0.5
+    out = []
+    for i in range(B):
+        img = torch.nn.functional.pad(X[i], (p, p, p, p))[:, shift[0, i]:shift[0, i] + H, shift[1, i]:shift[1, i] + W]
+        out.append(img.flip(-1) if flip and flips[i] else img)
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("p, flip", [(2, True), (4, False), (0, True)])
+def test_augment_equals_per_image_crop_and_flip(splits, p, flip):
+    X = splits[True][0][:32].unsqueeze(1).float() / 255
+    out = cnnlib.Augment(crop_padding=p, flip=flip)(X, torch.Generator().manual_seed(5))
+    ref = _reference_augment(X, p, flip, torch.Generator().manual_seed(5))
+    assert out.shape == X.shape and torch.equal(out, ref)
+    if p:   # 确实平移了：不是每张都与原图相同
+        assert not torch.equal(out, X)
+
+
+def test_augment_that_does_nothing_is_the_identity(splits):
+    X = splits[True][0][:16].unsqueeze(1).float() / 255
+    assert torch.equal(cnnlib.Augment(crop_padding=0, flip=False)(X, torch.Generator()), X)
+
+
+def test_augmented_loader_is_deterministic_and_keeps_the_order(splits):
+    aug = cnnlib.Augment(crop_padding=2)
+    a, b, plain = _loader(splits, augment=aug), _loader(splits, augment=aug), _loader(splits)
+    first_a, first_b, first_plain = list(a), list(b), list(plain)
+    assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(first_a, first_b))
+    assert all(torch.equal(y1, y2) for (_, y1), (_, y2) in zip(first_a, first_plain))   # 打乱顺序不受增广影响
+    assert not all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(first_a, first_plain))
+    second = list(a)                              # 下一轮：新的增广
+    assert not torch.equal(second[0][0], first_a[0][0])
+    c = _loader(splits, augment=aug)
+    c.set_epoch(1)                                # 续训从第 2 轮开始：与不中断时的第 2 轮完全相同
+    assert all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(c, second))
+    other_seed = list(_loader(splits, seed=1, augment=aug))
+    assert not torch.equal(other_seed[0][0], first_a[0][0])
+
+
+def test_augmentation_applies_to_the_training_split_only(data_dir):
+    kw = dict(root=data_dir, limit=300, test_limit=200, device="cpu")
+    train_aug, test_aug = cnnlib.load_fashion_mnist(100, augment=cnnlib.Augment(crop_padding=3), **kw)
+    train_plain, test_plain = cnnlib.load_fashion_mnist(100, **kw)
+    assert train_aug.augment is not None and test_aug.augment is None
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(test_aug, test_plain))
+    assert not all(torch.equal(a[0], b[0]) for a, b in zip(train_aug, train_plain))
+    assert "augment=Augment(crop_padding=3, flip=True)" in repr(train_aug)
+
+
+def test_augment_after_crop_then_resize(splits):
+    X, y = splits[True]
+    loader = cnnlib.TensorLoader(X[:64], y[:64], batch_size=64, resize=40, device="cpu",
+                                 augment=cnnlib.Augment(crop_padding=2))
+    (Xb, _), = list(loader)
+    assert Xb.shape == (64, 1, 40, 40) and 0 <= Xb.min() and Xb.max() <= 1
+
+
+def test_bad_augment_arguments_are_explained(splits):
+    X, y = splits[True]
+    with pytest.raises(ValueError, match="crop_padding 必须是非负整数"):
+        cnnlib.Augment(crop_padding=-1)
+    with pytest.raises(TypeError, match="augment 应是"):
+        cnnlib.TensorLoader(X[:10], y[:10], batch_size=5, augment="flip")

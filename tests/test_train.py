@@ -99,19 +99,20 @@ def dropout_cnn():
 
 @pytest.fixture(scope="module")
 def tiny(data_dir):
-    return lambda: cnnlib.load_fashion_mnist(100, root=data_dir, limit=1000, test_limit=300,
-                                             device="cpu", seed=1)
+    return lambda **kw: cnnlib.load_fashion_mnist(100, root=data_dir, limit=1000, test_limit=300,
+                                                  device="cpu", seed=1, **kw)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "auto"])
-def test_resume_after_interruption_reproduces_the_uninterrupted_run(tiny, tmp_path, precision, capsys):
+@pytest.mark.parametrize("precision, augment", [("fp32", False), ("auto", False), ("fp32", True)])
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(tiny, tmp_path, precision, augment, capsys):
     kw = dict(num_epochs=3, lr=0.1, device="cpu", progress=False, plot=False, precision=precision)
+    data = (lambda: tiny(augment=cnnlib.Augment(crop_padding=2))) if augment else tiny   # 增广也要精确复现
     torch.manual_seed(0)
     full_net = dropout_cnn()
-    full = cnnlib.train(full_net, *tiny(), checkpoint=tmp_path / "full.pt", **kw)
+    full = cnnlib.train(full_net, *data(), checkpoint=tmp_path / "full.pt", **kw)
 
     torch.manual_seed(0)
-    train_iter, test_iter = tiny()
+    train_iter, test_iter = data()
     ckpt = tmp_path / "resumed.pt"
     first = cnnlib.train(dropout_cnn(), InterruptAfter(train_iter, len(train_iter) + 3), test_iter,
                          checkpoint=ckpt, **kw)
@@ -120,7 +121,7 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(tiny, tmp_pa
     torch.manual_seed(123)             # 新的进程、不同的初始化、新的加载器：全部由检查点恢复
     net = dropout_cnn()
     capsys.readouterr()
-    resumed = cnnlib.train(net, *tiny(), checkpoint=ckpt, resume=True, **kw)
+    resumed = cnnlib.train(net, *data(), checkpoint=ckpt, resume=True, **kw)
     assert "从检查点的第 1 轮之后继续" in capsys.readouterr().out.splitlines()[0]
     assert resumed.epoch == [1, 2, 3] and not resumed.interrupted
     for key in ("train_loss", "train_acc", "test_acc"):
