@@ -20,6 +20,7 @@ from .ops import (conv2d_true, conv_output_size, corr2d, corr2d_multi_in, corr2d
                   corr2d_multi_in_out_1x1, field_size, pool2d, receptive_field)
 from .plot import HAS_CJK, set_figsize, show_images, zh
 from . import figures, results
+from . import transfer
 from .models import num_params
 from .summary import count_flops, summary
 from .train import (CheckpointMismatchError, History, TrainingDiverged, accuracy, evaluate_accuracy,
