@@ -10,6 +10,8 @@
 - ``cnnlib.summary``：逐层的形状、参数量与 FLOPs
 - ``cnnlib.figures``：书中的示意图（概念图与取自真实模型的结构图）
 - ``cnnlib.results``：``make results`` 写出的执行记录（模型对比一节读它）
+- ``cnnlib.transfer``：迁移学习（冻结、替换输出层、参数分组、载入主干、离线的手写数字数据）
+- ``cnnlib.cli``    ：命令行 ``python -m cnnlib models | train MODEL ...``
 """
 from .budget import BUDGETS, get_budget, pick
 from .data import (Augment, DataCorruptError, DataNotFoundError, TensorLoader, data_root, data_source,

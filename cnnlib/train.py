@@ -250,7 +250,8 @@ def _progress(total, enabled, initial=0):
 
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=None, loss=None,
           budget=None, plot=None, progress=True, updates_per_epoch=4, min_redraw_seconds=2.0,
-          checkpoint=None, resume=False, precision="auto", channels_last=None, compile=False):
+          checkpoint=None, resume=False, precision="auto", channels_last=None, compile=False,
+          on_epoch_end=None):
     """用小批量随机梯度下降训练分类模型，返回 :class:`History`。
 
     参数
@@ -273,6 +274,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
     channels_last : 是否把卷积网络和输入改成 channels_last 内存布局；默认除 ``precision='fp32'`` 外
         对 CPU 和 CUDA 上的卷积网络开启。
     compile : 为 True（或一个传给 ``torch.compile`` 的参数字典）时用 ``torch.compile`` 编译模型。
+    on_epoch_end : 每轮结束（写完检查点）后调用 ``on_epoch_end(history)``，如命令行在日志里逐轮打印。
     """
     if num_epochs < 1:
         raise ValueError(f"轮数（num_epochs）必须 ≥ 1，得到 {num_epochs}")
@@ -391,6 +393,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
                 live.draw()
             if checkpoint is not None:
                 save_checkpoint(checkpoint, net, optimizer, history, scaler)
+            if on_epoch_end is not None:
+                on_epoch_end(history)
     except KeyboardInterrupt:
         history.interrupted = True
         saved = (f"检查点 {checkpoint} 保存的是第 {len(history)} 轮结束时的状态，"

@@ -327,3 +327,15 @@ def test_import_and_train_from_installed_wheel(installed, source_modules, data_d
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert sorted(report["modules"]) == modules, f"导入的模块与源码树不一致：{report['modules']}"
     print(f"\n计时（秒）：{TIMINGS}；硬链接 {installed['linked']} 个文件，复制 {installed['copied']} 个")
+
+
+def test_command_line_runs_from_installed_wheel(installed, data_dir):
+    # 用户装的是 wheel：python -m cnnlib 也要在那里能用（__main__.py 在 wheel 里）
+    env = clean_env(installed["venv"])
+    env["CNNLIB_DATA_DIR"] = str(data_dir)
+    listed = run([installed["python"], "-m", "cnnlib", "models"], 120, "python -m cnnlib models",
+                 cwd=installed["workdir"], env=env)
+    assert "resnet18" in listed.stdout and "11,178,378" in listed.stdout
+    trained = run([installed["python"], "-m", "cnnlib", "train", "lenet", "--budget", "smoke", "--device", "cpu"],
+                  300, "python -m cnnlib train", cwd=installed["workdir"], env=env)
+    assert trained.stdout.startswith("device=cpu") and "测试准确率 test acc" in trained.stdout
