@@ -6,6 +6,9 @@
 
 训练用的就是书中的 :func:`cnnlib.train`：同样的第一行、进度条和总结。标准错误不是终端时（如重定向到
 日志文件），不显示进度条，改为每轮结束时打印一行。
+
+用 ``torchrun --nproc_per_node=N -m cnnlib train ...`` 启动时按 DistributedDataParallel 训练：``--batch-size``
+是 N 个进程合计的批量，各进程取数据的一份（:meth:`cnnlib.TensorLoader.shard`），只有 0 号进程输出和写文件。
 """
 import argparse
 import json
@@ -92,7 +95,8 @@ def build_parser():
     t.add_argument("model", type=_model_name, metavar="MODEL", help=f"模型名（model），可选：{', '.join(RECIPES)}")
     t.add_argument("--epochs", type=_positive(int), help="轮数（epochs），默认按预算：full 10，small 2，smoke 1")
     t.add_argument("--lr", type=_positive(float), help="学习率（learning rate），默认见 models 命令")
-    t.add_argument("--batch-size", type=_positive(int), help="批量大小（batch size），默认见 models 命令")
+    t.add_argument("--batch-size", type=_positive(int),
+                   help="批量大小（batch size），默认见 models 命令；用 torchrun 多进程训练时是所有进程合计的批量")
     t.add_argument("--resize", type=_positive(int), help="输入的高和宽（input size），默认见 models 命令")
     t.add_argument("--limit", type=_positive(int), help="只用这么多张训练图像（各类均衡的确定子集）")
     t.add_argument("--test-limit", type=_positive(int), help="只用这么多张测试图像")
@@ -148,10 +152,30 @@ def run_train(args):
                              f"{accepted[0]}–{accepted[-1]}" + ("（不连续）" if len(accepted) != accepted[-1] - accepted[0] + 1
                                                               else "") + "。")
     device = torch.device(args.device) if args.device else best_device()
+    rank, world = 0, int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:                     # 由 torchrun 启动：每个进程一份数据、一个设备
+        if batch_size % world:
+            raise SystemExit(f"--batch-size {batch_size} 是所有进程合计的批量，必须能被进程数 {world} 整除")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank = torch.distributed.get_rank()
+    try:
+        return _train_and_report(args, recipe, net, device, resize, epochs, batch_size, lr, sizes, rank, world)
+    finally:
+        if world > 1:
+            torch.distributed.destroy_process_group()
+
+
+def _train_and_report(args, recipe, net, device, resize, epochs, batch_size, lr, sizes, rank, world):
     train_iter, test_iter = load_fashion_mnist(
-        batch_size, resize=None if resize == 28 else resize, root=args.data_dir,
+        batch_size // world, resize=None if resize == 28 else resize, root=args.data_dir,
         limit=args.limit or sizes["limit"], test_limit=args.test_limit or sizes["test_limit"],
         device=device, seed=args.seed)
+    if world > 1:     # 各进程同样地打乱，各取一份：合起来每个全局批量与单进程的批量相同
+        train_iter.shard(rank, world, pad=True)
+        test_iter.shard(rank, world, pad=False)
     interactive = sys.stderr.isatty()
 
     def report(history):          # 不是终端时（日志文件）每轮打印一行，代替进度条
@@ -162,13 +186,14 @@ def run_train(args):
     history = train(net, train_iter, test_iter, epochs, lr, device=device, budget=args.budget, plot=False,
                     progress=interactive, checkpoint=args.checkpoint, resume=args.resume,
                     precision=args.precision, on_epoch_end=None if interactive else report)
-    if args.metrics:
+    if args.metrics and rank == 0:
         _write_json(args.metrics, {
             "model": args.model, "params": models.num_params(net),
             "flops_per_image": count_flops(net, (1, resize, resize)),
             "config": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "resize": resize,
-                       "limit": train_iter.num_examples, "test_limit": test_iter.num_examples,
-                       "budget": args.budget, "seed": args.seed, "data": train_iter.source},
+                       "limit": train_iter.total_examples, "test_limit": test_iter.total_examples,
+                       "budget": args.budget, "seed": args.seed, "data": train_iter.source,
+                       "world_size": world, "precision": history.precision, "device": history.device},
             "history": history.as_dict()})
         print(f"指标已写入 {args.metrics}")
     return 130 if history.interrupted else 0

@@ -355,10 +355,32 @@ class TensorLoader:
         self.source = source
         self.augment = augment
         self.epoch = 0
+        self.rank, self.world_size, self.pad = 0, 1, False
+
+    def shard(self, rank: int, world_size: int, pad: bool = True):
+        """多进程训练（DistributedDataParallel）时只取第 ``rank`` 份：各进程用同一个种子打乱，
+        再按 ``order[rank::world_size]`` 分片，每轮合起来恰好是单进程的那一轮。
+
+        ``pad=True``（训练集）时像 ``DistributedSampler`` 一样循环补齐，使各进程的批量数相同；
+        测试集用 ``pad=False``，不重复任何样本。返回 ``self``。
+        """
+        if not (0 <= rank < world_size):
+            raise ValueError(f"rank 应在 0…{world_size - 1} 之间，得到 {rank}")
+        self.rank, self.world_size, self.pad = rank, world_size, pad
+        return self
+
+    @property
+    def total_examples(self) -> int:
+        """整个数据集（所有进程合起来）的样本数。"""
+        return len(self.labels)
 
     @property
     def num_examples(self) -> int:
-        return len(self.labels)
+        """本进程每轮处理的样本数。"""
+        n, w = len(self.labels), self.world_size
+        if w == 1:
+            return n
+        return -(-n // w) if self.pad else len(range(self.rank, n, w))
 
     def __len__(self):
         return (self.num_examples + self.batch_size - 1) // self.batch_size
@@ -368,11 +390,20 @@ class TensorLoader:
         self.epoch = epoch
 
     def __iter__(self):
-        n = self.num_examples
+        n = self.total_examples
         # 这一轮的随机数（打乱顺序、增广）都来自这个生成器，只由种子和轮次决定
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(n, generator=g).to(self.device) if self.shuffle else None
         self.epoch += 1
+        if self.world_size > 1:       # 各进程的打乱顺序相同，各取自己的一份
+            if order is None:
+                order = torch.arange(n, device=self.device)
+            if self.pad and n % self.world_size:
+                order = torch.cat([order, order[:self.world_size - n % self.world_size]])
+            order = order[self.rank::self.world_size]
+            n = len(order)
+            if self.rank:             # 各进程的增广随机数不同
+                g = torch.Generator().manual_seed(g.initial_seed() + 7_919 * self.rank)
         for start in range(0, n, self.batch_size):
             if order is None:
                 X = self.images[start:start + self.batch_size]

@@ -11,7 +11,9 @@
   模型保留已训练的权重，函数返回到目前为止的历史记录；
 - 给出 ``checkpoint`` 路径时，每轮结束后原子地写入检查点（先写临时文件再改名），其中有模型、
   优化器、梯度缩放器、随机数状态和历史（加载器每轮的顺序只由种子和轮次决定，每轮开始时用
-  ``set_epoch`` 指定）；``resume=True`` 从最后完成的一轮继续，结果与不中断时完全相同（同一台机器上）。
+  ``set_epoch`` 指定）；``resume=True`` 从最后完成的一轮继续，结果与不中断时完全相同（同一台机器上）；
+- 由 ``torchrun`` 启动（``torch.distributed`` 已初始化）时用 ``DistributedDataParallel``：各进程训练自己那一份
+  数据（``TensorLoader.shard``），损失、准确率和评估结果在进程间求和，只有 0 号进程打印、画图和写检查点。
 """
 import json
 import math
@@ -135,7 +137,24 @@ def evaluate_accuracy(net: nn.Module, data_iter, device=None, precision="auto", 
         correct += accuracy(y_hat, y)
         n += len(y)
     net.train(was_training)
-    return correct.item() / max(n, 1)
+    # 多进程时每个进程只评估自己的一份（TensorLoader.shard），正确数和样本数在各进程间求和
+    total = _all_sum(torch.stack([correct.double(), torch.tensor(float(n), device=device, dtype=torch.float64)]))
+    right, count = total.tolist()
+    return right / max(count, 1)
+
+
+def _dist():
+    """(本进程的编号 rank, 进程数 world_size)；没有用 torch.distributed 时是 (0, 1)。"""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _all_sum(values: torch.Tensor) -> torch.Tensor:
+    """多进程时把各进程的 ``values`` 逐元素求和（all-reduce），单进程时原样返回。"""
+    if _dist()[1] > 1:
+        torch.distributed.all_reduce(values)
+    return values
 
 
 def _unwrap(net):
@@ -290,36 +309,44 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
     if channels_last is None:  # 在两核 CPU 上实测 fp32 与 bf16 的卷积网络都因此更快；MPS 上不开
         channels_last = requested != "fp32" and device.type in ("cpu", "cuda") and _has_conv(net)
     budget = get_budget(budget)
-    plot = in_notebook() if plot is None else plot
+    rank, world = _dist()            # torchrun 启动的多进程训练：只有 0 号进程打印、画图、写检查点
+    main = rank == 0
+    say = print if main else (lambda *args, **kwargs: None)
+    plot = (in_notebook() if plot is None else plot) and main
+    progress = progress and main
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # 输入形状固定：让 cuDNN 为每层挑最快的算法
     net.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     optimizer = optimizer or torch.optim.SGD(net.parameters(), lr=lr)
     loss = loss or nn.CrossEntropyLoss()
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    model = net
-    if compile:
-        model = torch.compile(net, **(compile if isinstance(compile, dict) else {}))
-
     history = History()
-    if resume and os.path.exists(checkpoint):
+    if resume and os.path.exists(checkpoint):   # 多进程时每个进程都从同一个检查点恢复
         history = load_checkpoint(checkpoint, net, optimizer, map_location="cpu", scaler=scaler,
                                   restore_rng=True)
         history.interrupted = False
+    model = net
+    if world > 1:                    # 梯度在反向传播中跨进程求平均；构造时从 0 号进程广播参数
+        model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    if compile:
+        model = torch.compile(model, **(compile if isinstance(compile, dict) else {}))
+    eval_model = net if world > 1 else model   # 评估不经过 DDP：各进程的测试批量数可能不同
     history.device, history.precision = str(device), precision
     history.memory_format = "channels_last" if channels_last else "contiguous"
     done = len(history)
 
-    num_examples = getattr(train_iter, "num_examples", None)
+    num_examples = getattr(train_iter, "total_examples", getattr(train_iter, "num_examples", None))
     source = getattr(train_iter, "source", "?")
     images = f"{num_examples} 张图像" if num_examples is not None else f"{num_batches} 个批量"
     line = (f"device={device} | precision={precision} | {history.memory_format} | budget={budget} | "
             f"数据：{source} | {images} × {num_epochs} 轮")
+    if world > 1:
+        line += f" | {world} 个进程（DistributedDataParallel）"
     if done:
         line += f" | 从检查点的第 {done} 轮之后继续"
-    print(line, flush=True)
+    say(line, flush=True)
     if done >= num_epochs:
-        print(f"检查点里已完成 {done} 轮（≥ {num_epochs}），无需继续训练。", flush=True)
+        say(f"检查点里已完成 {done} 轮（≥ {num_epochs}），无需继续训练。", flush=True)
         return history
 
     sync_every = max(1, num_batches // max(1, updates_per_epoch))
@@ -363,7 +390,11 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
                 if bar is not None:
                     bar.update(1)
                 if (i + 1) % sync_every == 0 or i + 1 == num_batches:
-                    cur_loss, cur_correct = loss_sum.item() / n, correct.item() / n
+                    stats = _all_sum(torch.stack([loss_sum.double(), correct.double(),
+                                                  torch.tensor(float(n), device=device, dtype=torch.float64)]))
+                    loss_total, correct_total, seen = stats.tolist()    # 每次刷新只同步一次
+                    cur_loss, cur_correct = loss_total / seen, correct_total / seen
+                    seen = int(seen)                  # 所有进程这一轮到目前为止的样本数
                     if not math.isfinite(cur_loss):
                         raise TrainingDiverged(
                             f"第 {epoch} 轮第 {i + 1} 个批量时损失变成了 {cur_loss}（loss is not finite）："
@@ -379,40 +410,41 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
                             last_draw = time.perf_counter()
                             drawing += last_draw - t_draw
             epoch_train_time = time.perf_counter() - t0 - drawing
-            test_acc = evaluate_accuracy(model, test_iter, device, precision, channels_last)
+            test_acc = evaluate_accuracy(eval_model, test_iter, device, precision, channels_last)
             train_time += epoch_train_time
-            train_seen += n
+            train_seen += seen
             history.epoch.append(epoch)
             history.train_loss.append(cur_loss)
             history.train_acc.append(cur_correct)
             history.test_acc.append(test_acc)
             history.time.append(time.perf_counter() - t0)
-            history.examples_per_sec.append(n / epoch_train_time)
+            history.examples_per_sec.append(seen / epoch_train_time)
             if live is not None:
                 live.add(epoch, (None, None, test_acc))
                 live.draw()
-            if checkpoint is not None:
+            if checkpoint is not None and main:
                 save_checkpoint(checkpoint, net, optimizer, history, scaler)
-            if on_epoch_end is not None:
+            if on_epoch_end is not None and main:
                 on_epoch_end(history)
     except KeyboardInterrupt:
         history.interrupted = True
         saved = (f"检查点 {checkpoint} 保存的是第 {len(history)} 轮结束时的状态，"
                  f"用 resume=True 可以从那里继续。" if checkpoint is not None and len(history) else "")
-        print(f"\n训练在第 {epoch} 轮被中断（KeyboardInterrupt）：模型保留当前权重，"
-              f"返回已完成的 {len(history)} 轮历史。{saved}", flush=True)
+        say(f"\n训练在第 {epoch} 轮被中断（KeyboardInterrupt）：模型保留当前权重，"
+            f"返回已完成的 {len(history)} 轮历史。{saved}", flush=True)
     finally:
         if bar is not None:
             bar.close()
     if len(history) > done:
         speed = train_seen / train_time if train_time > 0 else float("nan")
-        print(f"训练损失 loss {history.train_loss[-1]:.3f}, 训练准确率 train acc "
-              f"{history.train_acc[-1]:.3f}, 测试准确率 test acc {history.test_acc[-1]:.3f}")
+        say(f"训练损失 loss {history.train_loss[-1]:.3f}, 训练准确率 train acc "
+            f"{history.train_acc[-1]:.3f}, 测试准确率 test acc {history.test_acc[-1]:.3f}")
         seconds = time.perf_counter() - start
-        print(f"{speed:,.1f} 张/秒 (examples/sec) on {device}，共 {seconds:.1f} 秒")
-        _record(net, history, budget=budget, data=source, images=num_examples, epochs=num_epochs,
-                batch_size=getattr(train_iter, "batch_size", None), lr=lr, input_shape=input_shape,
-                examples_per_sec=speed, seconds=seconds)
+        say(f"{speed:,.1f} 张/秒 (examples/sec) on {device}，共 {seconds:.1f} 秒")
+        if main:
+            _record(net, history, budget=budget, data=source, images=num_examples, epochs=num_epochs,
+                    batch_size=getattr(train_iter, "batch_size", None), lr=lr, input_shape=input_shape,
+                    examples_per_sec=speed, seconds=seconds)
     return history
 
 

@@ -286,20 +286,24 @@ def test_fp16_uses_a_gradient_scaler_and_saves_it(tiny, tmp_path):
 
 
 def test_host_syncs_only_at_progress_updates(tiny, monkeypatch):
-    # GPU 上每次 .item() 都要等设备算完：每轮只允许 updates_per_epoch 次（每次 2 个）+ 评估的 1 次
+    # GPU 上每次把数值取回主机（.item()、.tolist()）都要等设备算完：每轮只允许 updates_per_epoch 次
+    # （损失、正确数、样本数一次取回）+ 评估的 1 次
     calls = {"n": 0}
-    item = torch.Tensor.item
+    item, tolist = torch.Tensor.item, torch.Tensor.tolist
 
-    def counting_item(self):
-        calls["n"] += 1
-        return item(self)
+    def counting(original):
+        def wrapper(self):
+            calls["n"] += 1
+            return original(self)
+        return wrapper
 
-    monkeypatch.setattr(torch.Tensor, "item", counting_item)
+    monkeypatch.setattr(torch.Tensor, "item", counting(item))
+    monkeypatch.setattr(torch.Tensor, "tolist", counting(tolist))
     train_iter, test_iter = tiny()
     assert len(train_iter) == 10
     cnnlib.train(small_cnn(), train_iter, test_iter, num_epochs=2, lr=0.1, device="cpu",
                  progress=False, plot=False, updates_per_epoch=2)
-    assert calls["n"] == 2 * (2 * 2 + 1)
+    assert calls["n"] == 2 * (2 * 1 + 1)
 
 
 def test_compiled_model_trains_and_checkpoints_plain_names(tiny, tmp_path):
