@@ -1,5 +1,4 @@
 """cnnlib.transfer：冻结、替换输出层、参数分组、主干的保存与载入、手写数字数据、离线时的下载路径。"""
-import os
 
 import pytest
 import torch
