@@ -198,37 +198,38 @@ def save_checkpoint(path, net, optimizer=None, history=None, scaler=None):
         raise
 
 
-def _check_keys(path, net, saved, saved_name):
-    own = net.state_dict()
+def _show_keys(keys):
+    return ", ".join(keys[:5]) + (f" …（共 {len(keys)} 个）" if len(keys) > 5 else "")
+
+
+def _check_keys(path, net, saved, saved_name, ignore=None, subject=" ", verdict="",
+                hint="请用创建检查点时的同一个模型构造函数和参数（如 input_size、num_classes）建立模型后再加载。"):
+    """检查点 ``saved`` 与模型的参数名、形状逐一核对，不一致时抛出 :class:`CheckpointMismatchError`。
+
+    ``ignore(key)`` 为真的参数不核对（如迁移学习时的输出层，见 :func:`cnnlib.transfer.load_backbone`）。
+    """
+    keep = (lambda k: True) if ignore is None else (lambda k: not ignore(k))
+    own = {k: v for k, v in net.state_dict().items() if keep(k)}
     missing = [k for k in own if k not in saved]
-    unexpected = [k for k in saved if k not in own]
+    unexpected = [k for k in saved if k not in own and keep(k)]
     reshaped = [f"{k}: 检查点 {tuple(saved[k].shape)} ≠ 模型 {tuple(own[k].shape)}"
                 for k in own if k in saved and tuple(saved[k].shape) != tuple(own[k].shape)]
     if not (missing or unexpected or reshaped):
         return
-
-    def show(keys):
-        return ", ".join(keys[:5]) + (f" …（共 {len(keys)} 个）" if len(keys) > 5 else "")
-
-    lines = [f"检查点 {path} 与模型的结构不一致（architecture mismatch）："
-             f"检查点来自 {saved_name}，模型是 {_model_name(net)}。"]
+    lines = [f"检查点 {path}{subject}与模型的结构不一致（architecture mismatch）："
+             f"检查点来自 {saved_name}，模型是 {_model_name(net)}{verdict}。"]
     if missing:
-        lines.append(f"  模型有而检查点没有的参数（missing keys）：{show(missing)}")
+        lines.append(f"  模型有而检查点没有的参数（missing keys）：{_show_keys(missing)}")
     if unexpected:
-        lines.append(f"  检查点有而模型没有的参数（unexpected keys）：{show(unexpected)}")
+        lines.append(f"  检查点有而模型没有的参数（unexpected keys）：{_show_keys(unexpected)}")
     if reshaped:
-        lines.append(f"  形状不同的参数（size mismatch）：{show(reshaped)}")
-    lines.append("请用创建检查点时的同一个模型构造函数和参数（如 input_size、num_classes）建立模型后再加载。")
+        lines.append(f"  形状不同的参数（size mismatch）：{_show_keys(reshaped)}")
+    lines.append(hint)
     raise CheckpointMismatchError("\n".join(lines))
 
 
-def load_checkpoint(path, net, optimizer=None, map_location="cpu", scaler=None,
-                    restore_rng=False) -> History:
-    """从检查点恢复模型（和优化器、梯度缩放器）的状态，返回其中保存的历史记录。
-
-    检查点与模型结构不一致时抛出 :class:`CheckpointMismatchError`，列出对不上的参数名。
-    ``restore_rng=True`` 时同时恢复随机数发生器（``train(resume=True)`` 用它保证结果可复现）。
-    """
+def _read_checkpoint(path, map_location="cpu") -> dict:
+    """用 ``weights_only=True`` 读取 :func:`save_checkpoint` 写出的检查点；读不了时说明原因。"""
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
@@ -238,6 +239,17 @@ def load_checkpoint(path, net, optimizer=None, map_location="cpu", scaler=None,
                          f"或不是 cnnlib.save_checkpoint 写出的检查点。原始错误：{err}") from err
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{path} 不是 cnnlib 的检查点（缺少 'model' 项）。")
+    return state
+
+
+def load_checkpoint(path, net, optimizer=None, map_location="cpu", scaler=None,
+                    restore_rng=False) -> History:
+    """从检查点恢复模型（和优化器、梯度缩放器）的状态，返回其中保存的历史记录。
+
+    检查点与模型结构不一致时抛出 :class:`CheckpointMismatchError`，列出对不上的参数名。
+    ``restore_rng=True`` 时同时恢复随机数发生器（``train(resume=True)`` 用它保证结果可复现）。
+    """
+    state = _read_checkpoint(path, map_location)
     net = _unwrap(net)
     _check_keys(path, net, state["model"], state.get("model_name", "?"))
     net.load_state_dict(state["model"])

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import TensorLoader, data_root
-from .train import CheckpointMismatchError, _model_name, _unwrap
+from .train import _check_keys, _model_name, _read_checkpoint, _unwrap
 
 HOTDOG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/hotdog.zip"
 HOTDOG_SHA1 = "fba480ffa8aa7e0febbb511d181409f899b9baa5"
@@ -120,10 +120,6 @@ def _module_name(net, module):
     raise ValueError("head 不是模型的子模块（submodule）")
 
 
-def _show(keys):
-    return ", ".join(keys[:5]) + (f" …（共 {len(keys)} 个）" if len(keys) > 5 else "")
-
-
 def load_backbone(path, net: nn.Module, head: nn.Module = None, map_location="cpu", verbose=True):
     """把 :func:`cnnlib.save_checkpoint` 保存的预训练模型载入 ``net``，输出层除外。
 
@@ -133,36 +129,16 @@ def load_backbone(path, net: nn.Module, head: nn.Module = None, map_location="cp
     :class:`cnnlib.CheckpointMismatchError`，列出对不上的参数。返回被跳过的参数名列表；
     ``verbose=True`` 时打印一行说明载入了什么、跳过了什么。
     """
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        raise ValueError(f"无法读取检查点 {path}（cannot load checkpoint）：文件可能已损坏，"
-                         f"或不是 cnnlib.save_checkpoint 写出的检查点。原始错误：{err}") from err
-    if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path} 不是 cnnlib 的检查点（缺少 'model' 项）。")
+    state = _read_checkpoint(path, map_location)
     net = _unwrap(net)
     head = get_head(net)[1] if head is None else head
     prefix = _module_name(net, head)
     is_head = lambda k: k.startswith(prefix + ".")  # noqa: E731
-    saved, own = state["model"], net.state_dict()
-    body = [k for k in own if not is_head(k)]
-    missing = [k for k in body if k not in saved]
-    unexpected = [k for k in saved if k not in own and not is_head(k)]
-    reshaped = [f"{k}: 检查点 {tuple(saved[k].shape)} ≠ 模型 {tuple(own[k].shape)}"
-                for k in body if k in saved and tuple(saved[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or reshaped:
-        lines = [f"检查点 {path} 的主干与模型的结构不一致（architecture mismatch）："
-                 f"检查点来自 {state.get('model_name', '?')}，模型是 {_model_name(net)}，不能作为它的预训练主干。"]
-        if missing:
-            lines.append(f"  模型有而检查点没有的参数（missing keys）：{_show(missing)}")
-        if unexpected:
-            lines.append(f"  检查点有而模型没有的参数（unexpected keys）：{_show(unexpected)}")
-        if reshaped:
-            lines.append(f"  形状不同的参数（size mismatch）：{_show(reshaped)}")
-        lines.append("请用预训练时的同一个模型构造函数建立模型（只有输出层可以不同）后再载入。")
-        raise CheckpointMismatchError("\n".join(lines))
+    saved = state["model"]
+    _check_keys(path, net, saved, state.get("model_name", "?"), ignore=is_head, subject=" 的主干",
+                verdict="，不能作为它的预训练主干",
+                hint="请用预训练时的同一个模型构造函数建立模型（只有输出层可以不同）后再载入。")
+    body = [k for k in net.state_dict() if not is_head(k)]
     net.load_state_dict({k: saved[k] for k in body}, strict=False)
     skipped = [k for k in saved if is_head(k)]
     if verbose:
