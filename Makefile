@@ -2,7 +2,7 @@
 #   make book     安装依赖并构建 HTML 书（_build/html/index.html）
 #   make test     安装依赖并运行全部测试（单元测试 + 以 smoke 预算执行每个笔记本的 nbval）
 #   make results  以当前环境的预算（CPU 上为 small）重新执行所有笔记本并写回输出
-#   make bench    与 d2l 的数据加载器和 train_ch6 并排计时；fp32 与混合精度的吞吐
+#   make bench    计算性能基准（与 d2l 并排、峰值、各模型吞吐与时间分布）→ results/performance.json 与附录“计算性能”
 # 所有目标共用项目虚拟环境 .venv；requirements.txt 或 pyproject.toml 变化时自动重装。
 
 SHELL := /bin/bash
@@ -61,10 +61,11 @@ test: venv fonts
 results: venv fonts
 	$(BIN)/python tests/execute_notebooks.py $(or $(NB),$(NOTEBOOKS))
 
-# 与 d2l 的加载器、train_ch6 并排计时，以及 fp32 与混合精度的训练步吞吐（不属于测试；结果随机器而变）
-bench: venv
-	$(BIN)/python benchmarks/bench_vs_d2l.py
-	$(BIN)/python benchmarks/bench_precision.py --repeats 5 --steps 6
+# 计算性能基准（不属于测试；结果随机器而变，两核上约 7 分钟，运行时机器上不要有别的重负载）：
+# 写出 results/performance.json，再重新执行由它生成的附录一页
+bench: venv fonts
+	$(BIN)/python benchmarks/performance.py
+	$(BIN)/python tests/execute_notebooks.py chapters/appendix/performance.ipynb
 
 # fp32 与 precision="auto" 的 small 预算训练并排比较准确率（两核上约 40 分钟）
 parity: venv

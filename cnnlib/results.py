@@ -1,10 +1,13 @@
-"""全书的执行记录 ``results/notebooks.json``：``make results`` 写出，模型对比一节读取。
+"""全书的执行记录 ``results/notebooks.json``（``make results`` 写出，模型对比一节读取）和
+计算性能基准的结果 ``results/performance.json``（``make bench`` 写出，附录“计算性能”读取）。
 
 记录按笔记本路径组织：每个笔记本有执行日期、预算、机器、总耗时，以及其中每次调用
 :func:`cnnlib.train` 的一行（模型名、参数量、每张图像的 FLOPs、输入形状、设备、精度、吞吐、最终指标……），
 由训练函数在环境变量 ``CNNLIB_RECORD`` 指向的文件里追加（见 ``cnnlib.train``）。
 """
 import json
+import os
+import platform
 import urllib.request
 from pathlib import Path
 
@@ -13,19 +16,51 @@ import torch
 RECORD_PATH = Path("results") / "notebooks.json"
 # 在 Colab 上打开笔记本时本地没有仓库：从 GitHub 读取主分支上提交的记录
 RECORD_URL = "https://raw.githubusercontent.com/cnn-book-zh/cnn-book/main/results/notebooks.json"
+BENCHMARK_PATH = Path("results") / "performance.json"
+BENCHMARK_URL = RECORD_URL.replace("notebooks.json", "performance.json")
+
+
+def machine() -> dict:
+    """当前机器：CPU 型号、核数、Python 与 PyTorch 版本、GPU（若有）。执行记录和基准结果都记下它。"""
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "gpu": gpu}
 
 
 class RecordNotFoundError(FileNotFoundError):
     """找不到执行记录，也下载不到。"""
 
 
-def find_record(start=None):
-    """从 ``start``（默认当前目录）向上逐级查找 ``results/notebooks.json``；找不到时返回 None。"""
+def find_record(start=None, relative=RECORD_PATH):
+    """从 ``start``（默认当前目录）向上逐级查找 ``results/notebooks.json``（或 ``relative``）；找不到时返回 None。"""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / RECORD_PATH).is_file():
-            return folder / RECORD_PATH
+        if (folder / relative).is_file():
+            return folder / relative
     return None
+
+
+def _read(path, relative, url, what, how, download):
+    """读本地文件；没有时从 GitHub 下载；都不行时抛出 :class:`RecordNotFoundError`。"""
+    path = path or find_record(relative=relative)
+    if path is not None:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    if not download:
+        raise RecordNotFoundError(f"找不到{what} {relative}（not found）：请在本书仓库里运行，或先执行 {how}。")
+    try:
+        with urllib.request.urlopen(url, timeout=15) as response:
+            text = response.read().decode("utf-8")
+    except OSError as err:
+        raise RecordNotFoundError(f"本地没有{what} {relative}，从 {url} 下载也失败了（download failed: {err}）。"
+                                  f"请在本书仓库里运行，或先执行 {how}。") from None
+    print(f"本地没有 {relative}，读取的是仓库主分支上提交的版本：{url}")
+    return json.loads(text)
 
 
 def load_record(path=None, download=True) -> dict:
@@ -34,25 +69,19 @@ def load_record(path=None, download=True) -> dict:
     ``path`` 省略时先在本地仓库里找（:func:`find_record`），找不到且 ``download=True`` 时
     从 :data:`RECORD_URL` 下载；都不行时抛出 :class:`RecordNotFoundError`，说明怎样得到记录。
     """
-    path = path or find_record()
-    if path is not None:
-        text = Path(path).read_text(encoding="utf-8")
-    elif download:
-        try:
-            with urllib.request.urlopen(RECORD_URL, timeout=15) as response:
-                text = response.read().decode("utf-8")
-        except OSError as err:
-            raise RecordNotFoundError(
-                f"本地没有执行记录 {RECORD_PATH}，从 {RECORD_URL} 下载也失败了（download failed: {err}）。"
-                "请在本书仓库里运行，或先执行 make results 生成记录。") from None
-        print(f"本地没有 {RECORD_PATH}，读取的是仓库主分支上提交的记录：{RECORD_URL}")
-    else:
-        raise RecordNotFoundError(f"找不到执行记录 {RECORD_PATH}（record not found）："
-                                  "请在本书仓库里运行，或先执行 make results 生成记录。")
-    record = json.loads(text)
+    record = _read(path, RECORD_PATH, RECORD_URL, "执行记录", "make results", download)
     if not isinstance(record, dict) or not all(isinstance(v, dict) and "runs" in v for v in record.values()):
         raise ValueError("执行记录的格式不对：应是“笔记本路径 → {executed, budget, machine, runs, …}”的字典")
     return record
+
+
+def load_benchmark(path=None, download=True) -> dict:
+    """读取 ``make bench`` 的结果（查找与下载的规则同 :func:`load_record`）。"""
+    bench = _read(path, BENCHMARK_PATH, BENCHMARK_URL, "基准结果", "make bench", download)
+    missing = [k for k in ("machine", "d2l", "peak", "models", "profile", "loader") if k not in bench]
+    if missing:
+        raise ValueError(f"基准结果的格式不对（invalid benchmark file）：缺少 {', '.join(missing)}；请重新运行 make bench。")
+    return bench
 
 
 def trained_models(record: dict) -> list:

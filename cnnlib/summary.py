@@ -62,21 +62,25 @@ class Summary:
                 f"<tfoot><tr>{cell('th', foot)}</tr></tfoot></table>")
 
 
-@torch.no_grad()
-def count_flops(net: nn.Module, input_shape, batch_size: int = 1) -> int:
+def count_flops(net: nn.Module, input_shape, batch_size: int = 1, backward: bool = False) -> int:
     """``net`` 对 ``batch_size`` 个形状为 ``input_shape``（不含批量维，如 ``(1, 28, 28)``）的样本
-    前向一次的 FLOPs（乘和加各算一次）。
+    前向一次的 FLOPs（乘和加各算一次）；``backward=True`` 时数的是训练一步的前向加反向。
 
     在 meta 设备上计算：只推算形状、不分配内存也不真正计算，所以对任何大小的模型都很快，
     也不改动 ``net`` 本身（参数、缓冲区和训练/评估模式都保持原样）。按评估模式统计。
+    反向只对需要梯度的参数求梯度，输入不需要梯度（与训练时相同）。
     """
-    params = {n: torch.empty_like(t, device="meta") for n, t in [*net.named_parameters(), *net.named_buffers()]}
+    params = {n: torch.empty_like(p, device="meta").requires_grad_(backward and p.requires_grad)
+              for n, p in net.named_parameters()}
+    params.update({n: torch.empty_like(b, device="meta") for n, b in net.named_buffers()})
     x = torch.empty(batch_size, *input_shape, device="meta")
     was_training = net.training
     net.eval()
     try:
-        with FlopCounterMode(display=False) as counter:
-            torch.func.functional_call(net, params, (x,))
+        with torch.enable_grad() if backward else torch.no_grad(), FlopCounterMode(display=False) as counter:
+            out = torch.func.functional_call(net, params, (x,))
+            if backward:
+                out.sum().backward()
     finally:
         net.train(was_training)
     return counter.get_total_flops()

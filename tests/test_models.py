@@ -142,6 +142,26 @@ def test_count_flops_equals_a_real_forward_pass_and_leaves_the_model_alone(build
     assert next(net.parameters()).device.type == "cpu"
 
 
+@pytest.mark.parametrize("frozen_first", [False, True])
+@pytest.mark.parametrize("build, size", [(models.lenet, 28), (models.bn_lenet, 28), (models.resnet18, 32)])
+def test_count_flops_backward_equals_a_real_training_step(build, size, frozen_first):
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    net = build()
+    if frozen_first:                     # 冻结的参数不求梯度：计数随之变少
+        next(net.parameters()).requires_grad_(False)
+    flags = [p.requires_grad for p in net.parameters()]
+    step = count_flops(net, (1, size, size), backward=True)
+    forward = count_flops(net, (1, size, size))
+    net.eval()
+    with FlopCounterMode(display=False) as counter:
+        net(torch.zeros(2, 1, size, size)).sum().backward()
+    assert counter.get_total_flops() == 2 * step
+    assert 2 * forward < step < 3 * forward                     # 训练一步约为前向的 3 倍（输入不求梯度）
+    assert [p.requires_grad for p in net.parameters()] == flags  # count_flops 不改动 requires_grad
+    assert all(p.grad is None for p in net.parameters() if not p.requires_grad)
+
+
 def test_count_flops_agrees_with_summary():
     net = models.vgg(ratio=4)
     assert count_flops(net, (1, 224, 224)) == summary(net).total_flops
