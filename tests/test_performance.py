@@ -26,10 +26,15 @@ def load_script():
     return module
 
 
+# 键本身是数据的字典（算子名、类别名随模型和机器而变）：只比较“名字 → 数”的形式
+DATA_KEYED = {"categories_ms", "top_ops_ms"}
+
+
 def shape(value):
     """JSON 的结构：字典取键（递归），列表取第一个元素的结构；样本列表和数值只记类型。"""
     if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
+        return {k: (sorted({shape(x) for x in v.values()}) if k in DATA_KEYED else shape(v))
+                for k, v in value.items()}
     if isinstance(value, list):
         return [shape(value[0])] if value and isinstance(value[0], dict) else "list"
     return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
