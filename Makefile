@@ -3,6 +3,8 @@
 #   make test     安装依赖并运行全部测试（单元测试 + 以 smoke 预算执行每个笔记本的 nbval）
 #   make results  以当前环境的预算（CPU 上为 small）重新执行所有笔记本并写回输出
 #   make bench    计算性能基准（与 d2l 并排、峰值、各模型吞吐与时间分布）→ results/performance.json 与附录“计算性能”
+#   make check-html  在断网的无头 Chromium 里检查 make book 的结果（公式、图、训练输出、搜索、答案），截图在 _build/check-html/
+#   make student  学生版：去掉参考答案、加上作答与检查单元的笔记本（_build/student/）及其 HTML（_build/student/_build/html/）
 # 所有目标共用项目虚拟环境 .venv；requirements.txt 或 pyproject.toml 变化时自动重装。
 
 SHELL := /bin/bash
@@ -21,10 +23,10 @@ export CNNLIB_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all book test results bench parity venv fonts clean help
+.PHONY: all book test results bench parity venv fonts chromium check-html student clean help
 all: help
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,8p' Makefile
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -47,13 +49,32 @@ fonts:
 	    || echo "警告：fonts-noto-cjk 安装失败，图中将使用英文标签"; \
 	else echo "提示：未找到中文字体（Debian/Ubuntu: apt-get install fonts-noto-cjk），图中将使用英文标签"; fi
 
+# 无头浏览器：HTML 检查（tests/check_html.py，也在 make test 的 tests/test_book.py 中）需要它；装不上时跳过这些检查。
+chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "安装 chromium（无头浏览器，用于 HTML 检查）..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "警告：chromium 安装失败，将跳过 HTML 检查"; \
+	else echo "提示：未找到 chromium（Debian/Ubuntu: apt-get install chromium），将跳过 HTML 检查"; fi
+
 book: venv fonts
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "书已生成：$(CURDIR)/_build/html/index.html"
 
+# 在断网的无头 Chromium 里检查 make book 构建好的 _build/html（约 1 分钟），截图写到 _build/check-html/
+check-html: venv chromium
+	$(BIN)/python tests/check_html.py --skip-without-browser _build/html
+
+# 学生版（tests/student_edition.py）：复制书的源文件树，删掉带 solution 标签的单元（答案），在有代码答案的练习后
+# 插入“在此作答”单元和 checks/ 里的检查单元，再构建 HTML；真正的书和提交的笔记本不受影响
+student: venv fonts
+	$(BIN)/python tests/student_edition.py --out _build/student
+	@echo "学生版：$(CURDIR)/_build/student/chapters/（笔记本），$(CURDIR)/_build/student/_build/html/index.html（网页）"
+
 # 单元测试与笔记本（nbval，严格模式）在同一次 pytest 中运行，预算固定为 smoke。
-test: venv fonts
+test: venv fonts chromium
 	CNNLIB_BUDGET=smoke $(BIN)/python -m pytest -p no:cacheprovider tests $(NOTEBOOKS) \
 	  --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300 -q
 

@@ -58,8 +58,14 @@ def reads_record(path: Path) -> bool:
     return bool(nbformat.read(path, as_version=4).metadata.get("cnnlib", {}).get("reads_record"))
 
 
+def reads_readers(path: Path) -> bool:
+    """元数据 ``"reads_readers": true``：还要读别的读记录笔记本的条目（如附录“执行状态”），排在它们之后执行。"""
+    return bool(nbformat.read(path, as_version=4).metadata.get("cnnlib", {}).get("reads_readers"))
+
+
 def execution_order(paths):
-    """先执行产生记录的笔记本，再执行读记录的笔记本（后者在执行了任何别的笔记本时也一并执行）。"""
+    """先执行产生记录的笔记本，再执行读记录的笔记本（后者在执行了任何别的笔记本时也一并执行）；
+    读记录的笔记本之间，列出别的读者的那些（``reads_readers``）最后执行。"""
     paths = [Path(p) for p in dict.fromkeys(paths)]
     producers = [p for p in paths if not reads_record(p)]
     readers = [p for p in paths if reads_record(p)]
@@ -67,7 +73,7 @@ def execution_order(paths):
         known = {p.resolve() for p in paths}
         readers += [p for p in sorted(ROOT.glob("chapters/**/*.ipynb"))
                     if ".ipynb_checkpoints" not in p.parts and p.resolve() not in known and reads_record(p)]
-    return producers + readers
+    return producers + sorted(readers, key=reads_readers)   # 稳定排序：其余的相对顺序不变
 
 
 def main(argv=None):

@@ -108,13 +108,46 @@ def test_structure_title_colab_cell_and_exercises(path):
         f"Colab 安装单元的地址应与 _config.yml 的 repository.url（{REPO_URL}）一致"
     assert first_code.get("outputs", []) == [], "Colab 安装单元在本地不应产生输出"
 
-    md = "\n".join(source(c) for c in cells if c["cell_type"] == "markdown")
-    assert "\n## 练习" in "\n" + md, "缺少“## 练习”一节"
-    exercises = md.split("\n## 练习", 1)[1] if "\n## 练习" in md else md.split("## 练习", 1)[1]
-    numbers = [int(n) for n in re.findall(r"^### 练习 (\d+)", exercises, re.M)]
-    assert len(numbers) >= 3 and numbers == list(range(1, len(numbers) + 1)), f"练习编号：{numbers}"
-    assert exercises.count('<details class="solution">') >= len(numbers), "每道练习都要有折叠的参考答案"
-    assert exercises.count("<details") == exercises.count("</details>")
+    # 练习（CONTRIBUTING.md）：sphinx-exercise 的 {exercise}，每题之后是带 solution 标签的折叠答案：
+    # {solution}（只有文字），或 {solution-start} …答案代码单元… {solution-end}
+    start = next((i for i, c in enumerate(cells)
+                  if c["cell_type"] == "markdown" and re.search(r"^## 练习[ \t]*$", source(c), re.M)), None)
+    assert start is not None, "缺少“## 练习”一节"
+    section = cells[start:]
+    section_md = "\n".join(source(c) for c in section if c["cell_type"] == "markdown")
+    assert not re.search(r"^### 练习 \d+|<details", section_md, re.M), \
+        f"练习还是旧格式：运行 python tests/convert_exercises.py {path.relative_to(ROOT)}"
+    labels, solved, gated = [], [], None   # gated：[标签, 代码单元个数]，在 solution-start 与 solution-end 之间
+    for cell in section:
+        text, tags = source(cell), cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code":
+            assert gated, f"练习一节里的代码单元应在 solution-start 与 solution-end 之间：{text[:60]}"
+            assert {"solution", "hide-cell"} <= set(tags), f"答案代码单元要有 solution、hide-cell 标签：{text[:60]}"
+            gated[1] += 1
+        elif "solution" not in tags:
+            assert gated is None, f"solution-start 与 solution-end 之间的 Markdown 单元也要有 solution 标签：{text[:60]}"
+            assert ":::{solution" not in text, f"答案单元要有 solution 标签（学生版靠它删除答案）：{text[:60]}"
+            for label, question in re.findall(r"^:::\{exercise\}\n:label: (\S+)\n(.*?)\n:::$", text, re.M | re.S):
+                assert question.strip(), f"{label} 没有题目"
+                labels.append(label)
+        elif m := re.match(r":::\{solution(-start)?\} (\S+)\n:class: dropdown\n", text):
+            assert gated is None and labels and m[2] == labels[-1] and m[2] not in solved, \
+                f"答案 {m[2]} 应紧跟在它的练习之后，且只有一份"
+            solved.append(m[2])
+            body = text[m.end():].strip()
+            if m[1]:
+                gated = [m[2], 0]
+                assert body.startswith(":::") and body[3:].strip(), f"{m[2]} 的答案要有文字说明"
+            else:
+                assert body.endswith(":::") and body[:-3].strip(), f"{m[2]} 的答案要有文字说明"
+        else:
+            assert re.fullmatch(r":::\{solution-end\}\n:::\s*", text), f"无法识别的答案单元：{text[:60]}"
+            assert gated and gated[1] >= 1, "solution-start 与 solution-end 之间至少要有一个代码单元（没有代码时用 {solution}）"
+            gated = None
+    assert gated is None, f"{gated and gated[0]} 的 solution-start 缺少对应的 solution-end"
+    stem = path.stem.replace("_", "-")
+    assert len(labels) >= 3 and labels == [f"ex-{stem}-{n}" for n in range(1, len(labels) + 1)], f"练习标签：{labels}"
+    assert solved == labels, "每道练习都要有折叠的参考答案"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -122,8 +155,8 @@ def test_solution_cells_are_hidden_and_citations_exist(path):
     nb = load(path)
     for cell in nb["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
-        if "solution" in tags:
-            assert cell["cell_type"] == "code" and "hide-cell" in tags
+        if "solution" in tags:   # 答案代码单元在网页上折叠；带 solution 标签的 Markdown 单元只能是答案指令
+            assert ("hide-cell" in tags) if cell["cell_type"] == "code" else source(cell).startswith(":::{solution")
         if cell["cell_type"] == "markdown":
             for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", source(cell)):
                 for key in keys.split(","):
@@ -216,9 +249,12 @@ def test_notebooks_that_read_the_record_run_last_and_follow_any_other():
     sys.path.insert(0, str(ROOT / "tests"))
     from execute_notebooks import execution_order, reads_record
     readers = [p for p in NOTEBOOKS if reads_record(p)]
-    assert [p.stem for p in readers] == ["comparison"]
-    lenet, cmp = ROOT / "chapters/ch02_classic/lenet.ipynb", readers[0]
-    assert execution_order([cmp, lenet]) == [lenet, cmp]
-    assert execution_order([lenet]) == [lenet, cmp]
+    assert sorted(p.stem for p in readers) == ["comparison", "status"]
+    lenet = ROOT / "chapters/ch02_classic/lenet.ipynb"
+    cmp, status = ROOT / "chapters/ch03_modern/comparison.ipynb", ROOT / "chapters/appendix/status.ipynb"
+    # 执行状态页列出模型对比一节的条目（reads_readers）：总在它之后执行
+    assert execution_order([cmp, lenet]) == [lenet, cmp, status]
+    assert execution_order([lenet]) == [lenet, cmp, status]
     assert execution_order([cmp]) == [cmp]
-    assert execution_order([lenet, lenet]) == [lenet, cmp]
+    assert execution_order([status, cmp]) == [cmp, status]
+    assert execution_order([lenet, lenet]) == [lenet, cmp, status]

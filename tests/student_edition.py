@@ -1,0 +1,168 @@
+"""学生版：去掉参考答案的笔记本，加上作答单元和检查单元，并构建成 HTML（make student）。
+
+    python tests/student_edition.py                 # → _build/student/（笔记本）与 _build/student/_build/html/
+    python tests/student_edition.py --no-html       # 只生成笔记本
+    python tests/student_edition.py --out DIR
+
+做法：
+1. 把书的源文件树（不含 _build、.venv、tests、benchmarks、checks 等）复制到输出目录；真正的书不受影响。
+2. 每个笔记本用 nbconvert 的 TagRemovePreprocessor 删掉带 `solution` 标签的单元：参考答案的 Markdown
+   单元（{solution}、{solution-start}、{solution-end}）和答案代码单元都带这个标签。
+3. 答案里有代码的练习，在题目之后插入一个“在此作答”的空代码单元（标签 `answer`）；
+   checks/<章>/<节>.py 里有这道练习的检查时，再插入一个检查单元（标签 `check`）。
+4. 复制出的 _config.yml 改书名、去掉 Colab 按钮（它会打开仓库里带答案的笔记本），
+   然后用 jupyter-book 构建（不执行笔记本、不联网）。
+
+检查单元只存在于学生版：提交的笔记本不加代码单元，它们的输出（由 make results 真实执行得到）保持不变。
+checks 文件的格式：每一段以 `# %% <练习标签>: <答案要定义的名字…>` 开头，下面是断言；生成的检查单元
+先核对这些名字都已定义（否则给出中文提示），再运行断言，最后打印“检查通过”。
+"""
+import argparse
+import copy
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import convert_exercises  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKS = ROOT / "checks"
+# 不属于书的源文件：不复制到学生版
+SKIP = {"_build", ".venv", ".git", "_gpu", "tests", "benchmarks", "checks", "cnnlib", "results",
+        "__pycache__", ".ipynb_checkpoints", ".pytest_cache", "cnnlib.egg-info",
+        "Makefile", "pyproject.toml", "requirements.txt", "README.md", "CONTRIBUTING.md"}
+EXERCISE = re.compile(r"^:::\{exercise\}[^\n]*\n(?:[^\n]*\n)*?:label: (\S+)", re.M)
+SOLUTION_START = re.compile(r"^:::\{solution-start\} (\S+)", re.M)
+SOLUTION_END = re.compile(r"^:::\{solution-end\}", re.M)
+CHECK_HEADER = re.compile(r"^# %% (ex-[\w-]+)(?::[ \t]*(.*))?$", re.M)
+ANSWER_SOURCE = "# 在此作答"
+
+
+def exercise_label(cell):
+    m = cell["cell_type"] == "markdown" and EXERCISE.search(cell["source"])
+    return m.group(1) if m else None
+
+
+def labels_with_code(nb):
+    """答案里有代码单元的练习标签，按出现顺序。"""
+    found, current = [], None
+    for cell in nb.cells:
+        if cell["cell_type"] == "markdown" and (m := SOLUTION_START.search(cell["source"])):
+            current = m.group(1)
+        elif cell["cell_type"] == "markdown" and SOLUTION_END.search(cell["source"]):
+            current = None
+        elif cell["cell_type"] == "code" and current and current not in found:
+            found.append(current)
+    return found
+
+
+def load_checks(path):
+    """checks 文件 → {练习标签: (要求的名字, 断言代码)}。"""
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    heads = list(CHECK_HEADER.finditer(text))
+    checks = {}
+    for m, nxt in zip(heads, heads[1:] + [None]):
+        body = text[m.end():nxt.start() if nxt else len(text)].strip("\n")
+        checks[m.group(1)] = ((m.group(2) or "").split(), body.rstrip() + "\n")
+    return checks
+
+
+def check_source(names, body):
+    lines = []
+    if names:
+        shown = "、".join(names)
+        lines += [f"# 检查：先在上面的“在此作答”单元中求出 {shown}（名字不要改），再运行本单元；不报错即通过。",
+                  f"_missing = [_name for _name in {tuple(names)!r} if _name not in globals()]",
+                  'assert not _missing, "还没有定义 " + "、".join(_missing) + "：请先在上面的“在此作答”单元中作答并运行它"']
+    else:
+        lines += ["# 检查：作答之后运行本单元；不报错即通过。"]
+    return "\n".join(lines) + "\n" + body + 'print("检查通过")'
+
+
+def code_cell(source, cell_id, tag):
+    cell = nbformat.v4.new_code_cell(source)
+    cell["id"], cell["metadata"]["tags"] = cell_id, [tag]
+    return cell
+
+
+def student_notebook(nb, checks):
+    """返回学生版笔记本（nb 不被修改）。checks：{标签: (名字, 断言)}。"""
+    with_code = labels_with_code(nb)
+    labels = [label for c in nb.cells if (label := exercise_label(c))]
+    for label in checks:
+        if label not in with_code:
+            raise ValueError(f"检查 {label} 对应的练习不存在，或它的答案里没有代码")
+    nb = copy.deepcopy(nb)
+    nb, _ = TagRemovePreprocessor(remove_cell_tags={"solution"}).preprocess(nb, {})
+    cells = []
+    for cell in nb.cells:
+        cells.append(cell)
+        label = exercise_label(cell)
+        if label in with_code:
+            cells.append(code_cell(ANSWER_SOURCE + "\n", f"{label}-answer", "answer"))
+            if label in checks:
+                cells.append(code_cell(check_source(*checks[label]), f"{label}-check", "check"))
+    nb.cells = cells
+    assert len(labels) == len([c for c in cells if exercise_label(c)]), "题目单元不应被删掉"
+    nbformat.validate(nb)
+    return nb
+
+
+def checks_for(notebook, root=ROOT):
+    rel = notebook.relative_to(root / "chapters") if (root / "chapters") in notebook.parents else None
+    return load_checks(CHECKS / rel.with_suffix(".py")) if rel else {}
+
+
+def make_tree(out, src=ROOT):
+    """把书的源文件树复制到 out，并把其中的笔记本换成学生版。返回生成的笔记本列表。"""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(src, out, ignore=lambda d, names: [n for n in names if n in SKIP])
+    config = out / "_config.yml"
+    text = config.read_text(encoding="utf-8")
+    text = re.sub(r"^title: (.*)$", lambda m: f"title: {m.group(1)}（学生版）", text, count=1, flags=re.M)
+    text = re.sub(r"^  colab_url: .*\n", "", text, flags=re.M)   # Colab 按钮会打开带答案的原笔记本
+    config.write_text(text, encoding="utf-8")
+    written = []
+    for path in sorted((out / "chapters").rglob("*.ipynb")):
+        original = src / path.relative_to(out)
+        nb = nbformat.read(original, as_version=4)
+        converted = convert_exercises.convert(nb, original)
+        if converted is not None:   # 还是旧格式（<details> 答案）：先在内存中转换，免得答案漏进学生版
+            print(f"提示：{original.relative_to(src)} 的练习还是旧格式，请运行 tests/convert_exercises.py 转换它")
+            nb.cells = converted
+        nb = student_notebook(nb, checks_for(original, src))
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
+    ap.add_argument("--no-html", action="store_true", help="只生成笔记本，不构建 HTML")
+    args = ap.parse_args(argv)
+    written = make_tree(args.out)
+    n_answer = n_check = 0
+    for path in written:
+        for cell in nbformat.read(path, as_version=4).cells:
+            n_answer += "answer" in cell["metadata"].get("tags", [])
+            n_check += "check" in cell["metadata"].get("tags", [])
+    print(f"学生版笔记本：{len(written)} 个，作答单元 {n_answer} 个，检查单元 {n_check} 个 → {args.out}")
+    if not args.no_html:
+        book = Path(sys.executable).parent / "jupyter-book"
+        subprocess.run([str(book), "build", str(args.out), "-W", "--keep-going"], check=True)
+        print(f"学生版网页：{args.out / '_build' / 'html' / 'index.html'}")
+
+
+if __name__ == "__main__":
+    main()
