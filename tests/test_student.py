@@ -109,7 +109,7 @@ def test_check_files_name_existing_exercises_and_cover_their_chapters():
         assert notebook.exists(), f"{path} 没有对应的笔记本"
         checks = student_edition.load_checks(path)
         assert checks and set(checks) <= set(student_edition.labels_with_code(original(notebook)))
-    assert {"ch01_basics", "ch02_classic", "ch03_modern"} <= set(CHECKED_CHAPTERS)
+    assert {"ch01_basics", "ch02_classic", "ch03_modern", "ch04_practice", "appendix"} <= set(CHECKED_CHAPTERS)
     for notebook in CHECKED:   # 有 checks 目录的章：每道有代码答案的练习都有检查单元，顺序与笔记本相同
         checks = student_edition.checks_for(notebook)
         assert list(checks) == student_edition.labels_with_code(original(notebook)), notebook.name
