@@ -16,6 +16,7 @@ import torch
 RECORD_PATH = Path("results") / "notebooks.json"
 # 在 Colab 上打开笔记本时本地没有仓库：从 GitHub 读取主分支上提交的记录
 RECORD_URL = "https://raw.githubusercontent.com/cnn-book-zh/cnn-book/main/results/notebooks.json"
+TOC_PATH = Path("_toc.yml")
 BENCHMARK_PATH = Path("results") / "performance.json"
 BENCHMARK_URL = RECORD_URL.replace("notebooks.json", "performance.json")
 
@@ -44,6 +45,32 @@ def find_record(start=None, relative=RECORD_PATH):
         if (folder / relative).is_file():
             return folder / relative
     return None
+
+
+def book_order(start=None) -> list:
+    """本地仓库的目录 ``_toc.yml`` 中的全部文档（不带扩展名，如 ``chapters/ch01_basics/why_conv``），按书中的顺序，
+    首页在前。找不到本地仓库（如在 Colab 上）或没有 PyYAML 时返回空列表。"""
+    path = find_record(start, relative=TOC_PATH)
+    try:
+        import yaml
+    except ImportError:
+        return []
+    if path is None:
+        return []
+    toc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                found.append(entry["file"])
+            walk(entry.get("sections", []))
+            walk(entry.get("chapters", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return found
 
 
 def _read(path, relative, url, what, how, download):

@@ -34,22 +34,6 @@ def load_terms(path=SOURCE):
     return terms
 
 
-def reading_order():
-    """_toc.yml 中全部文档（不带扩展名），按书中的顺序。"""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    found = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries:
-            if "file" in entry:
-                found.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    return found
-
-
 def doc_text(doc):
     """一篇文档的正文：.md 文件的全文，或 .ipynb 中所有 Markdown 单元（用空行连接）。"""
     notebook, markdown = ROOT / f"{doc}.ipynb", ROOT / f"{doc}.md"

@@ -38,8 +38,7 @@ SKIP = {"_build", ".venv", ".git", "_gpu", "tests", "benchmarks", "checks", "cnn
         "__pycache__", ".ipynb_checkpoints", ".pytest_cache", "cnnlib.egg-info",
         "Makefile", "pyproject.toml", "requirements.txt", "README.md", "CONTRIBUTING.md"}
 EXERCISE = re.compile(r"^:::\{exercise\}[^\n]*\n(?:[^\n]*\n)*?:label: (\S+)", re.M)
-SOLUTION_START = re.compile(r"^:::\{solution-start\} (\S+)", re.M)
-SOLUTION_END = re.compile(r"^:::\{solution-end\}", re.M)
+SOLUTION = re.compile(r"^:::\{solution(?:-start)?\} (\S+)", re.M)
 CHECK_HEADER = re.compile(r"^# %% (ex-[\w-]+)(?::[ \t]*(.*))?$", re.M)
 ANSWER_SOURCE = "# 在此作答"
 
@@ -49,17 +48,21 @@ def exercise_label(cell):
     return m.group(1) if m else None
 
 
+def solution_cells(nb):
+    """练习标签 → 它的答案的全部单元（{solution} 或 {solution-start} … {solution-end}，都带 solution 标签），按出现顺序。"""
+    found, current = {}, None
+    for cell in nb.cells:
+        if "solution" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        if cell["cell_type"] == "markdown" and (m := SOLUTION.search(cell["source"])):
+            current = m.group(1)
+        found.setdefault(current, []).append(cell)
+    return found
+
+
 def labels_with_code(nb):
     """答案里有代码单元的练习标签，按出现顺序。"""
-    found, current = [], None
-    for cell in nb.cells:
-        if cell["cell_type"] == "markdown" and (m := SOLUTION_START.search(cell["source"])):
-            current = m.group(1)
-        elif cell["cell_type"] == "markdown" and SOLUTION_END.search(cell["source"]):
-            current = None
-        elif cell["cell_type"] == "code" and current and current not in found:
-            found.append(current)
-    return found
+    return [label for label, cells in solution_cells(nb).items() if any(c["cell_type"] == "code" for c in cells)]
 
 
 def load_checks(path):

@@ -69,3 +69,11 @@ def test_malformed_record_is_refused(tmp_path):
     bad.write_text(json.dumps({"a.ipynb": {"budget": "small"}}), encoding="utf-8")
     with pytest.raises(ValueError, match="格式不对"):
         results.load_record(bad)
+
+
+def test_book_order_follows_the_toc_and_is_empty_without_a_repository(tmp_path):
+    order = results.book_order(ROOT / "chapters")      # 从仓库里的子目录向上找到 _toc.yml
+    assert order[0] == "intro" and order.index("chapters/ch01_basics/why_conv") < order.index(
+        "chapters/ch02_classic/lenet") < order.index("chapters/appendix/status")
+    assert all((ROOT / f"{doc}.md").exists() or (ROOT / f"{doc}.ipynb").exists() for doc in order)
+    assert results.book_order(tmp_path) == []

@@ -69,15 +69,12 @@ def test_student_edition_contains_no_solution_text_or_code(student, path):
     public = "\n".join(texts(c) for c in nb.cells if "solution" not in tags(c))
     shipped = "\n".join(texts(c) for c in stu.cells)
     # 答案的每一行文字、代码和输出（正文里本来就有的行除外，例如 torch.manual_seed(0)）都不能出现在学生版里
-    by_label, label = {}, None
-    for cell in nb.cells:
-        if "solution" in tags(cell):
-            if m := re.match(r":::\{solution(?:-start)?\} (\S+)", cell["source"]):
-                label = m[1]
-            for line in texts(cell).splitlines():
-                line = line.strip()
-                if len(line) >= 6 and not line.startswith((":::", ":class:")) and line not in public:
-                    by_label.setdefault(label, []).append(line)
+    by_label = {}
+    for label, cells in student_edition.solution_cells(nb).items():
+        for line in "\n".join(texts(c) for c in cells).splitlines():
+            line = line.strip()
+            if len(line) >= 6 and not line.startswith((":::", ":class:")) and line not in public:
+                by_label.setdefault(label, []).append(line)
     labels = [lb for c in nb.cells if (lb := student_edition.exercise_label(c))]
     assert len(labels) >= 3 and sorted(by_label) == sorted(labels), "每道练习的答案都应有可供检索的独有文字"
     for label, lines in by_label.items():
@@ -133,13 +130,8 @@ def test_check_cells_pass_after_the_solution_and_fail_after_an_empty_answer(stud
     nb, stu = original(path), student_nb(student, path)
     if "load_fashion_mnist" in json.dumps(nb["cells"], ensure_ascii=False):
         monkeypatch.setenv("CNNLIB_DATA_DIR", str(request.getfixturevalue("data_dir")))
-    solutions = {}
-    label = None
-    for cell in nb.cells:
-        if cell["cell_type"] == "markdown" and (m := re.match(r":::\{solution(?:-start)?\} (\S+)", cell["source"])):
-            label = m[1]
-        elif cell["cell_type"] == "code" and "solution" in tags(cell):
-            solutions.setdefault(label, []).append(cell["source"])
+    solutions = {label: [c["source"] for c in cells if c["cell_type"] == "code"]
+                 for label, cells in student_edition.solution_cells(nb).items()}
     ns = {"__name__": "__main__"}
     checked = 0
     try:
