@@ -1,11 +1,12 @@
 # 《卷积神经网络：从互相关到迁移学习》的构建与测试。
 #   make book     安装依赖并构建 HTML 书（_build/html/index.html）
-#   make test     安装依赖并运行全部测试（单元测试 + 以 smoke 预算执行每个笔记本的 nbval）
+#   make test     安装依赖、构建 HTML 书，再运行全部测试（单元测试 + 以 smoke 预算执行每个笔记本的 nbval + 检查构建好的书）
 #   make results  以当前环境的预算（CPU 上为 small）重新执行所有笔记本并写回输出
 #   make bench    计算性能基准（与 d2l 并排、峰值、各模型吞吐与时间分布）→ results/performance.json 与附录“计算性能”
 #   make check-html  在断网的无头 Chromium 里检查 make book 的结果（公式、图、训练输出、搜索、答案），截图在 _build/check-html/
 #   make student  学生版：去掉参考答案、加上作答与检查单元的笔记本（_build/student/）及其 HTML（_build/student/_build/html/）
 # 所有目标共用项目虚拟环境 .venv；requirements.txt 或 pyproject.toml 变化时自动重装。
+# 不用 make 也可以：pip install -e ".[test]" 后 pytest tests/（缺数据、浏览器或 d2l 的测试会跳过并说明原因）。
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -33,7 +34,6 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
-	$(BIN)/python -m pip install -q --no-deps -e .
 	# d2l 只作为测试里的参照实现（oracle）：--no-deps，避免它钉死的旧版 numpy 等；
 	# 它在导入时需要的几个包单独安装（不限版本）。
 	$(BIN)/python -m pip install -q scipy pandas requests matplotlib-inline
@@ -49,7 +49,7 @@ fonts:
 	    || echo "警告：fonts-noto-cjk 安装失败，图中将使用英文标签"; \
 	else echo "提示：未找到中文字体（Debian/Ubuntu: apt-get install fonts-noto-cjk），图中将使用英文标签"; fi
 
-# 无头浏览器：HTML 检查（tests/check_html.py，也在 make test 的 tests/test_book.py 中）需要它；装不上时跳过这些检查。
+# 无头浏览器：HTML 检查（tools/check_html.py，也在 make test 的 tests/test_book.py 中）需要它。
 chromium:
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -65,28 +65,29 @@ book: venv fonts
 
 # 在断网的无头 Chromium 里检查 make book 构建好的 _build/html（约 1 分钟），截图写到 _build/check-html/
 check-html: venv chromium
-	$(BIN)/python tests/check_html.py --skip-without-browser _build/html
+	$(BIN)/python -m tools.check_html --skip-without-browser _build/html
 
-# 学生版（tests/student_edition.py）：复制书的源文件树，删掉带 solution 标签的单元（答案），在有代码答案的练习后
+# 学生版（tools/student_edition.py）：复制书的源文件树，删掉带 solution 标签的单元（答案），在有代码答案的练习后
 # 插入“在此作答”单元和 checks/ 里的检查单元，再构建 HTML；真正的书和提交的笔记本不受影响
 student: venv fonts
-	$(BIN)/python tests/student_edition.py --out _build/student
+	$(BIN)/python -m tools.student_edition --out _build/student
 	@echo "学生版：$(CURDIR)/_build/student/chapters/（笔记本），$(CURDIR)/_build/student/_build/html/index.html（网页）"
 
-# 单元测试与笔记本（nbval，严格模式）在同一次 pytest 中运行，预算固定为 smoke。
-test: venv fonts chromium
-	CNNLIB_BUDGET=smoke $(BIN)/python -m pytest -p no:cacheprovider tests $(NOTEBOOKS) \
+# 先构建书（tests/test_book.py 检查的就是这次构建的 _build/html），再在同一次 pytest 中运行单元测试与笔记本
+# （nbval，严格模式），预算固定为 smoke。CNNLIB_NO_SKIP=1：本该运行的测试缺了东西（数据、浏览器、d2l）就算失败。
+test: book chromium
+	CNNLIB_BUDGET=smoke CNNLIB_NO_SKIP=1 $(BIN)/python -m pytest -p no:cacheprovider tests $(NOTEBOOKS) \
 	  --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300 -q
 
 # NB=路径 只执行指定的笔记本，例如 make results NB=chapters/ch02_classic/nin.ipynb
 results: venv fonts
-	$(BIN)/python tests/execute_notebooks.py $(or $(NB),$(NOTEBOOKS))
+	$(BIN)/python -m tools.execute_notebooks $(or $(NB),$(NOTEBOOKS))
 
 # 计算性能基准（不属于测试；结果随机器而变，两核上约 7 分钟，运行时机器上不要有别的重负载）：
 # 写出 results/performance.json，再重新执行由它生成的附录一页
 bench: venv fonts
 	$(BIN)/python benchmarks/performance.py
-	$(BIN)/python tests/execute_notebooks.py chapters/appendix/performance.ipynb
+	$(BIN)/python -m tools.execute_notebooks chapters/appendix/performance.ipynb
 
 # fp32 与 precision="auto" 的 small 预算训练并排比较准确率（两核上约 40 分钟）
 parity: venv

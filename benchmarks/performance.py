@@ -145,7 +145,7 @@ def bench_d2l(repeats, limit, device):
     import d2l as d2l_package
     rows = []
     n224 = 40 if limit is None else 4
-    with d2l_data_root(cnnlib.data_root()):
+    with d2l_data_root(cnnlib.datafiles.data_root()):
         def d2l_loaders(batch, resize=None):
             train, test = d2l.load_data_fashion_mnist(batch, resize=resize)
             if limit is None:
@@ -396,7 +396,7 @@ def main(argv=None):
         models, sizes = [m for m in MODELS if m[0] in ("LeNet", "BN-LeNet")], [64, 128]
     started = datetime.datetime.now(datetime.timezone.utc)
     machine = {**cnnlib.results.machine(), "threads": torch.get_num_threads(), "device": str(device),
-               "native_bf16": cnnlib.cpu_has_native_bf16(), "auto_precision": mixed}
+               "native_bf16": cnnlib.device.cpu_has_native_bf16(), "auto_precision": mixed}
     print(f"机器：{machine}\n数据：{cnnlib.data_source()}；每项 {args.repeats} 次交替测量取中位数", flush=True)
 
     print("1/4 与 d2l 并排", flush=True)

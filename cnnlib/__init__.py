@@ -1,31 +1,57 @@
 """cnnlib：《卷积神经网络：从互相关到迁移学习》配套的小型 PyTorch 工具包。
 
-- ``cnnlib.device`` ：选择设备与数值精度（best_device、try_gpu、resolve_precision）
-- ``cnnlib.budget`` ：训练预算 smoke / small / full
-- ``cnnlib.data``   ：Fashion-MNIST 的读取与按批切片
-- ``cnnlib.ops``    ：第 1 章从零实现的互相关、汇聚等运算
-- ``cnnlib.train``  ：训练循环
-- ``cnnlib.plot``   ：中文字体、图像网格、实时曲线
-- ``cnnlib.models`` ：书中的模型（LeNet、AlexNet、VGG、NiN、GoogLeNet、BN-LeNet、ResNet、DenseNet）
-- ``cnnlib.summary``：逐层的形状、参数量与 FLOPs
-- ``cnnlib.figures``：书中的示意图（概念图与取自真实模型的结构图）
-- ``cnnlib.results``：``make results`` 写出的执行记录（模型对比一节读它）
+书中直接用 ``cnnlib.名字`` 调用的函数和类都列在 ``__all__`` 里（见下）。其余的通过所在的模块使用：
+
+学生读的核心
+- ``cnnlib.device``    ：设备与数值精度（best_device、try_gpu、resolve_precision、autocast）
+- ``cnnlib.budget``    ：训练预算 smoke / small / full
+- ``cnnlib.data``      ：Fashion-MNIST 的读取、整块驻留在设备上的加载器、批量增广
+- ``cnnlib.datafiles`` ：数据文件的校验（大小、文件头、标签范围、校验和）
+- ``cnnlib.ops``       ：第 1 章从零实现的互相关、汇聚与尺寸公式（如 ``cnnlib.ops.corr2d``）
+- ``cnnlib.training``  ：训练循环 ``train`` 与评估
+- ``cnnlib.checkpoint``：检查点的原子写入、读取与结构核对
+- ``cnnlib.modelinfo`` ：参数量、FLOPs、逐层摘要，以及它们共用的 meta 设备前向
+- ``cnnlib.plot``      ：中文字体、图像网格、实时曲线
+- ``cnnlib.models``    ：书中的模型（LeNet、AlexNet、VGG、NiN、GoogLeNet、BN-LeNet、ResNet、DenseNet）
+
+第 4 章与书的工具（``import cnnlib`` 时不导入，第一次用到 ``cnnlib.figures`` 等时才导入）
 - ``cnnlib.transfer``：迁移学习（冻结、替换输出层、参数分组、载入主干、离线的手写数字数据）
-- ``cnnlib.cli``    ：命令行 ``python -m cnnlib models | train MODEL ...``
+- ``cnnlib.figures`` ：书中的示意图（概念图与取自真实模型的结构图）
+- ``cnnlib.results`` ：``make results`` 写出的执行记录与 ``make bench`` 的基准结果
+- ``cnnlib.cli``     ：命令行 ``python -m cnnlib models | train MODEL ...``
 """
-from .budget import BUDGETS, get_budget, pick
-from .data import (Augment, DataCorruptError, DataNotFoundError, TensorLoader, data_root, data_source,
-                   ensure_fashion_mnist, get_text_labels, load_fashion_mnist, read_fashion_mnist,
-                   verify_fashion_mnist)
-from .device import best_device, cpu_has_native_bf16, resolve_precision, try_all_gpus, try_gpu
-from .ops import (conv2d_true, conv_output_size, corr2d, corr2d_multi_in, corr2d_multi_in_out,
-                  corr2d_multi_in_out_1x1, field_size, pool2d, receptive_field)
-from .plot import HAS_CJK, set_figsize, show_images, zh
-from . import figures, results
-from . import transfer
-from .models import num_params
-from .summary import count_flops, summary
-from .train import (CheckpointMismatchError, History, TrainingDiverged, accuracy, evaluate_accuracy,
-                    init_he, init_xavier, load_checkpoint, save_checkpoint, train)
+import importlib
+
+from . import models, ops
+from .budget import get_budget, pick
+from .checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from .data import Augment, TensorLoader, data_source, get_text_labels, load_fashion_mnist
+from .device import best_device, resolve_precision
+from .modelinfo import count_flops, num_params, summary
+from .plot import HAS_CJK, show_images, zh
+from .training import TrainingDiverged, evaluate_accuracy, init_he, init_xavier, train
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # 设备与预算
+    "best_device", "resolve_precision", "get_budget", "pick",
+    # 数据
+    "load_fashion_mnist", "TensorLoader", "Augment", "get_text_labels", "data_source",
+    # 训练与检查点
+    "train", "evaluate_accuracy", "init_xavier", "init_he", "TrainingDiverged",
+    "save_checkpoint", "load_checkpoint", "CheckpointMismatchError",
+    # 模型与它们的量
+    "models", "num_params", "count_flops", "summary",
+    # 绘图
+    "zh", "show_images", "HAS_CJK",
+]
+
+_LAZY = ("transfer", "figures", "results", "cli")
+
+
+def __getattr__(name):
+    # PEP 562：cnnlib.figures 等到第一次用到时才导入（它们是书的工具，训练用不到）
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'cnnlib' has no attribute {name!r}")

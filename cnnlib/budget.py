@@ -12,6 +12,11 @@ from .device import has_accelerator
 
 BUDGETS = ("smoke", "small", "full")
 ENV_VAR = "CNNLIB_BUDGET"
+# 命令行（python -m cnnlib train）在各预算下默认用的训练集、测试集大小和轮数（None 表示整个划分）。
+# 笔记本不用它：每个笔记本用 pick() 给出适合那一节模型的取值。
+DATA_SIZES = {"smoke": dict(limit=256, test_limit=256, epochs=1),
+              "small": dict(limit=10_000, test_limit=2_000, epochs=2),
+              "full": dict(limit=None, test_limit=None, epochs=10)}
 
 
 def default_budget() -> str:

@@ -1,4 +1,4 @@
-"""命令行：在笔记本之外用书中的模型训练 Fashion-MNIST。
+"""命令行（书的工具，``import cnnlib`` 时不导入）：在笔记本之外用书中的模型训练 Fashion-MNIST。
 
     python -m cnnlib models                      # 列出模型、参数量和默认超参数
     python -m cnnlib train lenet                 # 按《动手学深度学习》的超参数训练（full 预算）
@@ -14,15 +14,15 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 
 from . import models
-from .budget import BUDGETS
+from .budget import BUDGETS, DATA_SIZES
+from .checkpoint import atomic_write
 from .data import load_fashion_mnist
-from .device import best_device
-from .summary import count_flops
-from .train import init_xavier, train
+from .device import PRECISIONS, best_device
+from .modelinfo import count_flops, num_params
+from .training import init_xavier, train
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,7 @@ RECIPES = {
     "resnet18": Recipe(lambda size: models.resnet18(input_size=size), 256, 0.05, 96, "ResNet-18（第 3 章）"),
     "densenet": Recipe(lambda size: models.densenet(input_size=size), 256, 0.1, 96, "DenseNet（第 3 章）"),
 }
-EPOCHS = 10
-# 不同预算下训练集、测试集的大小和轮数（命令行参数可以逐项覆盖）
-BUDGET_SIZES = {"full": dict(limit=None, test_limit=None, epochs=EPOCHS),
-                "small": dict(limit=10_000, test_limit=2_000, epochs=2),
-                "smoke": dict(limit=256, test_limit=256, epochs=1)}
+EPOCHS = DATA_SIZES["full"]["epochs"]
 
 
 class ChineseArgumentParser(argparse.ArgumentParser):
@@ -102,7 +98,7 @@ def build_parser():
     t.add_argument("--test-limit", type=_positive(int), help="只用这么多张测试图像")
     t.add_argument("--budget", choices=BUDGETS, default="full",
                    help="预算（budget）：决定默认的训练集大小和轮数，默认 full")
-    t.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+    t.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="数值精度（precision），默认 auto：按设备选择")
     t.add_argument("--device", help="设备（device），如 cpu、cuda、cuda:1；默认自动选择")
     t.add_argument("--checkpoint", help="检查点路径（checkpoint）：每轮结束后原子地写入")
@@ -118,24 +114,15 @@ def list_models(out=None):
     out = out or sys.stdout
     print(f"{'名称':<10}{'参数量':>12}  {'输入':>7}  {'批量':>4}  {'学习率':>6}  说明", file=out)
     for name, r in RECIPES.items():
-        params = models.num_params(r.build(r.resize))
+        params = num_params(r.build(r.resize))
         print(f"{name:<10}{params:>14,}  {r.resize:>4}×{r.resize:<4}{r.batch_size:>4}  {r.lr:>8g}  {r.description}",
               file=out)
     print(f"默认训练 {EPOCHS} 轮，小批量随机梯度下降，Xavier 初始化（与书中 full 预算相同）。", file=out)
 
 
-def _write_json(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
-
-
 def run_train(args):
     recipe = RECIPES[args.model]
-    sizes = BUDGET_SIZES[args.budget]
+    sizes = DATA_SIZES[args.budget]
     resize = args.resize or recipe.resize
     epochs = args.epochs or sizes["epochs"]
     batch_size = args.batch_size or recipe.batch_size
@@ -187,14 +174,16 @@ def _train_and_report(args, recipe, net, device, resize, epochs, batch_size, lr,
                     progress=interactive, checkpoint=args.checkpoint, resume=args.resume,
                     precision=args.precision, on_epoch_end=None if interactive else report)
     if args.metrics and rank == 0:
-        _write_json(args.metrics, {
-            "model": args.model, "params": models.num_params(net),
+        metrics = {
+            "model": args.model, "params": num_params(net),
             "flops_per_image": count_flops(net, (1, resize, resize)),
             "config": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "resize": resize,
                        "limit": train_iter.total_examples, "test_limit": test_iter.total_examples,
                        "budget": args.budget, "seed": args.seed, "data": train_iter.source,
                        "world_size": world, "precision": history.precision, "device": history.device},
-            "history": history.as_dict()})
+            "history": history.as_dict()}
+        with atomic_write(args.metrics, "w", encoding="utf-8") as f:
+            json.dump(metrics, f, ensure_ascii=False, indent=1)
         print(f"指标已写入 {args.metrics}")
     return 130 if history.interrupted else 0
 

@@ -14,6 +14,7 @@ import torch
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from torch import nn
 
+from .modelinfo import meta_forward, num_params
 from .ops import corr2d, corr2d_multi_in, pool2d
 from .plot import zh
 
@@ -320,10 +321,10 @@ def describe(layer: nn.Module) -> tuple:
         return layer.__class__.__name__, "other"
     if isinstance(layer, NORMS):
         return "BN", "norm"
-    if hasattr(layer, "conv1") and hasattr(layer, "conv2") and hasattr(layer, "conv3"):   # 残差块
+    if hasattr(layer, "conv1") and hasattr(layer, "conv2") and hasattr(layer, "shortcut"):   # 残差块
         c, s = layer.conv1.out_channels, layer.conv1.stride[0]
         text = zh(f"残差块, {c}", f"residual, {c}") + (zh(f", 步幅 {s}", f", stride {s}") if s > 1 else "")
-        return text + (zh(" (1×1 捷径)", " (1×1 shortcut)") if layer.conv3 is not None else ""), "block"
+        return text + (zh(" (1×1 捷径)", " (1×1 shortcut)") if layer.shortcut is not None else ""), "block"
     if hasattr(layer, "growth_rate") and hasattr(layer, "net"):                             # 稠密块
         n, g = len(layer.net), layer.growth_rate
         return zh(f"稠密块: {n} 个卷积块, 增长率 {g}", f"dense block: {n} convs, growth {g}"), "block"
@@ -371,10 +372,8 @@ def _shapes(net, modules, in_channels, size):
         shapes["in", id(mod)] = tuple(inputs[0].shape[1:])
 
     hooks = [m.register_forward_hook(hook) for m in modules]
-    params = {n: torch.empty_like(t, device="meta") for n, t in [*net.named_parameters(), *net.named_buffers()]}
-    x = torch.empty(2, in_channels, size, size, device="meta")  # 批量为 2：训练模式的 BatchNorm1d 不接受 1
     try:
-        torch.func.functional_call(net, params, (x,))
+        meta_forward(net, (in_channels, size, size))
     finally:
         for h in hooks:
             h.remove()
@@ -401,7 +400,7 @@ def layer_boxes(net, input_size=None, in_channels=None, expand=False, fold=True)
     boxes = [Box(zh("输入", "input"), (in_channels, size, size), "input")]
     for layer in layers:
         text, kind = describe(layer)
-        params = sum(p.numel() for p in layer.parameters())
+        params = num_params(layer)
         if fold and boxes[-1].kind != "input" and isinstance(layer, (*ACTIVATIONS, *NORMS, nn.Dropout, nn.Flatten)):
             last = boxes[-1]
             before = last.shape if isinstance(layer, nn.Flatten) and len(last.shape) > 1 else last.before
@@ -548,12 +547,12 @@ def residual_figure(block, input_size=6, fontsize=8):
     c_in = block.conv1.in_channels
     main = nn.Sequential(block.conv1, block.bn1, nn.ReLU(), block.conv2, block.bn2)
     paths = [layer_boxes(main, input_size=input_size, in_channels=c_in)[1:]]
-    if block.conv3 is not None:
-        paths.append(layer_boxes(nn.Sequential(block.conv3), input_size=input_size, in_channels=c_in)[1:])
+    if block.shortcut is not None:
+        paths.append(layer_boxes(nn.Sequential(block.shortcut), input_size=input_size, in_channels=c_in)[1:])
     else:
         paths.append([Box(zh("恒等映射（不变）", "identity"), (c_in, input_size, input_size), "other")])
     out = paths[0][-1].shape
-    title = zh("残差块（1×1 卷积捷径）", "residual block (1×1 shortcut)") if block.conv3 is not None \
+    title = zh("残差块（1×1 卷积捷径）", "residual block (1×1 shortcut)") if block.shortcut is not None \
         else zh("残差块", "residual block")
     return _parallel_figure(
         paths, zh(f"输入 {_shape_text((c_in, input_size, input_size))}", f"input {_shape_text((c_in, input_size, input_size))}"),
@@ -570,7 +569,7 @@ def dense_block_figure(block, input_size=8, transition=None, fontsize=8, box_wid
         conv = next(m for m in blk if isinstance(m, nn.Conv2d))
         kh = conv.kernel_size[0]
         boxes.append(Box(zh(f"卷积块 {k + 1}: BN · ReLU · {kh}×{kh} 卷积, {g}", f"conv block {k + 1}: BN·ReLU·{kh}×{kh} conv, {g}"),
-                         (g, s, s), "conv", sum(p.numel() for p in blk.parameters())))
+                         (g, s, s), "conv", num_params(blk)))
         boxes.append(Box(zh(f"连结：{c} + {g} = {c + g} 通道", f"concatenate: {c + g} channels"), (c + g, s, s), "block"))
         c += g
     if transition is not None:
@@ -578,7 +577,7 @@ def dense_block_figure(block, input_size=8, transition=None, fontsize=8, box_wid
         shape = _shapes(transition, [transition], c, s)[id(transition)]
         boxes.append(Box(zh(f"过渡层: BN · ReLU · 1×1 卷积, {conv.out_channels}\n2×2 平均汇聚, 步幅 2",
                             f"transition: 1×1 conv, {conv.out_channels}\n2×2 avg pool"), shape, "pool",
-                         sum(p.numel() for p in transition.parameters())))
+                         num_params(transition)))
     height = sum(_box_height(b) + GAP for b in boxes)
     fig, ax = plt.subplots(figsize=(box_width + 2.2, height + 0.2))
     x = 0.45

@@ -1,9 +1,10 @@
-"""全书的执行记录 ``results/notebooks.json``（``make results`` 写出，模型对比一节读取）和
-计算性能基准的结果 ``results/performance.json``（``make bench`` 写出，附录“计算性能”读取）。
+"""书的工具（不是学生读的核心）：全书的执行记录 ``results/notebooks.json``（``make results`` 写出，
+模型对比一节和执行状态页读取）和计算性能基准的结果 ``results/performance.json``（``make bench`` 写出，
+附录“计算性能”读取）。``import cnnlib`` 不导入本模块，第一次用到 ``cnnlib.results`` 时才导入。
 
 记录按笔记本路径组织：每个笔记本有执行日期、预算、机器、总耗时，以及其中每次调用
-:func:`cnnlib.train` 的一行（模型名、参数量、每张图像的 FLOPs、输入形状、设备、精度、吞吐、最终指标……），
-由训练函数在环境变量 ``CNNLIB_RECORD`` 指向的文件里追加（见 ``cnnlib.train``）。
+:func:`cnnlib.train` 的一行（模型名、参数量、每张图像的 FLOPs、输入形状、设备、精度、吞吐、最终指标……）。
+那一行由 :func:`record_run` 写：环境变量 ``CNNLIB_RECORD`` 指向一个文件时，训练结束后追加到那个文件里。
 """
 import json
 import os
@@ -12,6 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import torch
+
+from .checkpoint import model_name, unwrap
+from .modelinfo import count_flops, num_params
 
 RECORD_PATH = Path("results") / "notebooks.json"
 # 在 Colab 上打开笔记本时本地没有仓库：从 GitHub 读取主分支上提交的记录
@@ -32,6 +36,26 @@ def machine() -> dict:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "torch": torch.__version__, "gpu": gpu}
+
+
+def record_run(path, net, history, **info):
+    """把一次训练的结果追加为 ``path`` 里的一行 JSON（:func:`cnnlib.train` 在设置了 ``CNNLIB_RECORD`` 时调用）。
+
+    一行里有模型名、参数量（全部参数，与 :func:`cnnlib.num_params` 相同）、每张图像前向一次的 FLOPs
+    （乘、加各算一次，按训练时的输入形状在 meta 设备上统计）、设备、精度、内存布局、最终指标，
+    以及 ``info`` 中的设置（预算、数据来源、图像数、轮数、批量大小、学习率、输入形状、吞吐、耗时）。
+    """
+    net, shape = unwrap(net), info.get("input_shape")
+    info["input_shape"] = list(shape) if shape else None
+    row = {"model": model_name(net), "params": num_params(net),
+           "flops_per_image": count_flops(net, shape) if shape else None,
+           "device": history.device, "precision": history.precision, "memory_format": history.memory_format,
+           **info, "final": {"train_loss": round(history.train_loss[-1], 4),
+                             "train_acc": round(history.train_acc[-1], 4),
+                             "test_acc": round(history.test_acc[-1], 4)},
+           "completed_epochs": len(history), "interrupted": history.interrupted}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 class RecordNotFoundError(FileNotFoundError):

@@ -1,6 +1,6 @@
 """迁移学习与微调（fine-tuning）：冻结参数、替换输出层、分组学习率、载入预训练的主干，以及两份数据。
 
-- :func:`freeze` 冻结一个模块的全部参数，:func:`param_counts` 数可训练参数与全部参数；
+- :func:`freeze` 冻结一个模块的全部参数（可训练参数用 ``cnnlib.num_params(net, trainable_only=True)`` 数）；
 - :func:`get_head` / :func:`replace_head` 找到并替换输出层（cnnlib 的 ``nn.Sequential`` 模型的最后一个
   全连接层，torchvision ResNet 的 ``fc``）；
 - :func:`param_groups` 给优化器分组：预训练的主干用 ``lr``，新的输出层用 ``lr * head_lr_mult``
@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import TensorLoader, data_root
-from .train import _check_keys, _model_name, _read_checkpoint, _unwrap
+from .checkpoint import CheckpointMismatchError, mismatches, model_name, read_checkpoint, unwrap
+from .data import TensorLoader
+from .datafiles import data_root
 
 HOTDOG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/hotdog.zip"
 HOTDOG_SHA1 = "fba480ffa8aa7e0febbb511d181409f899b9baa5"
@@ -53,24 +54,18 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-def param_counts(net: nn.Module):
-    """返回 ``(可训练参数个数, 全部参数个数)``。"""
-    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    return trainable, sum(p.numel() for p in net.parameters())
-
-
 def get_head(net: nn.Module):
     """找到分类模型的输出层（classifier head），返回 ``(名字, 模块)``。
 
     torchvision 的 ResNet 是 ``fc``；cnnlib 的 ``nn.Sequential`` 模型（LeNet、BN-LeNet、ResNet-18……）
     是最后一个子模块，它必须是全连接层 ``nn.Linear``。
     """
-    net = _unwrap(net)
+    net = unwrap(net)
     if isinstance(getattr(net, "fc", None), nn.Linear):
         return "fc", net.fc
     if isinstance(net, nn.Sequential) and len(net) and isinstance(net[-1], nn.Linear):
         return str(len(net) - 1), net[-1]
-    raise ValueError(f"找不到 {_model_name(net)} 的输出层（classifier head）：只支持最后一层是 nn.Linear 的 "
+    raise ValueError(f"找不到 {model_name(net)} 的输出层（classifier head）：只支持最后一层是 nn.Linear 的 "
                      f"nn.Sequential 模型和带 fc 属性的模型（如 torchvision 的 ResNet）。")
 
 
@@ -83,7 +78,7 @@ def replace_head(net: nn.Module, num_classes: int) -> nn.Linear:
     new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
     nn.init.xavier_uniform_(new.weight)
     new.to(old.weight.device)
-    setattr(_unwrap(net), name, new)
+    setattr(unwrap(net), name, new)
     return new
 
 
@@ -99,7 +94,7 @@ def param_groups(net: nn.Module, head: nn.Module, lr: float, head_lr_mult: float
     if not (isinstance(head_lr_mult, (int, float)) and head_lr_mult > 0 and math.isfinite(head_lr_mult)):
         raise ValueError(f"输出层学习率的倍数（head_lr_mult）必须是正数，得到 {head_lr_mult!r}")
     if not isinstance(head, nn.Module) or not any(m is head for m in net.modules()):
-        raise ValueError(f"head 不是模型 {_model_name(_unwrap(net))} 的子模块（submodule）：请传入模型里的"
+        raise ValueError(f"head 不是模型 {model_name(unwrap(net))} 的子模块（submodule）：请传入模型里的"
                          f"那个输出层对象（例如 net.fc 或 replace_head 的返回值），而不是另建的层或它的副本。")
     head_ids = {id(p) for p in head.parameters()}
     head_params = [p for p in head.parameters() if p.requires_grad]
@@ -129,15 +124,18 @@ def load_backbone(path, net: nn.Module, head: nn.Module = None, map_location="cp
     :class:`cnnlib.CheckpointMismatchError`，列出对不上的参数。返回被跳过的参数名列表；
     ``verbose=True`` 时打印一行说明载入了什么、跳过了什么。
     """
-    state = _read_checkpoint(path, map_location)
-    net = _unwrap(net)
+    state = read_checkpoint(path, map_location)
+    net = unwrap(net)
     head = get_head(net)[1] if head is None else head
     prefix = _module_name(net, head)
     is_head = lambda k: k.startswith(prefix + ".")  # noqa: E731
     saved = state["model"]
-    _check_keys(path, net, saved, state.get("model_name", "?"), ignore=is_head, subject=" 的主干",
-                verdict="，不能作为它的预训练主干",
-                hint="请用预训练时的同一个模型构造函数建立模型（只有输出层可以不同）后再载入。")
+    problems = mismatches(net, saved, skip=is_head)
+    if problems:
+        raise CheckpointMismatchError("\n".join([
+            f"检查点 {path} 的主干与模型的结构不一致（architecture mismatch）：检查点来自 "
+            f"{state.get('model_name', '?')}，模型是 {model_name(net)}，不能作为它的预训练主干。", *problems,
+            "请用预训练时的同一个模型构造函数建立模型（只有输出层可以不同）后再载入。"]))
     body = [k for k in net.state_dict() if not is_head(k)]
     net.load_state_dict({k: saved[k] for k in body}, strict=False)
     skipped = [k for k in saved if is_head(k)]
@@ -262,7 +260,7 @@ def download_hotdog(root=None, url: str = HOTDOG_URL, sha1: str = HOTDOG_SHA1) -
     """下载并解压《动手学深度学习》的热狗数据集，返回 ``root/hotdog``（其下有 train/、test/，
     各分 hotdog/、not-hotdog/ 两类）。已经解压好时直接返回，不联网。
 
-    ``root`` 默认是 :func:`cnnlib.data_root`。压缩包先下载到 ``root`` 里的临时文件，核对 SHA-1，
+    ``root`` 默认是 :func:`cnnlib.datafiles.data_root`。压缩包先下载到 ``root`` 里的临时文件，核对 SHA-1，
     再解压到临时目录，最后改名为 ``root/hotdog``；任何一步失败都删掉临时文件，抛出只有一行消息的
     :class:`DownloadError`：数据目录里不会留下下载了一半的文件。
     """

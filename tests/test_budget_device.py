@@ -46,14 +46,14 @@ def test_devices_on_a_cpu_only_machine(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(device_mod, "_mps_available", lambda: False)
     assert cnnlib.best_device() == torch.device("cpu")
-    assert cnnlib.try_gpu() == torch.device("cpu")
-    assert cnnlib.try_all_gpus() == [torch.device("cpu")]
+    assert cnnlib.device.try_gpu() == torch.device("cpu")
+    assert cnnlib.device.try_all_gpus() == [torch.device("cpu")]
 
 
 def test_devices_with_two_gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert cnnlib.best_device() == torch.device("cuda:0")
-    assert cnnlib.try_gpu(1) == torch.device("cuda:1")
-    assert cnnlib.try_gpu(2) == torch.device("cpu")
-    assert cnnlib.try_all_gpus() == [torch.device("cuda:0"), torch.device("cuda:1")]
+    assert cnnlib.device.try_gpu(1) == torch.device("cuda:1")
+    assert cnnlib.device.try_gpu(2) == torch.device("cpu")
+    assert cnnlib.device.try_all_gpus() == [torch.device("cuda:0"), torch.device("cuda:1")]

@@ -8,18 +8,18 @@ import torch
 from torch import nn
 
 import cnnlib
-from cnnlib import data
+from cnnlib import datafiles
 
 
 @pytest.fixture(scope="module")
 def splits(data_dir):
-    return {train: cnnlib.read_fashion_mnist(train, root=data_dir, download=False)
+    return {train: cnnlib.data.read_fashion_mnist(train, root=data_dir, download=False)
             for train in (True, False)}
 
 
 def test_reads_offline_data_without_network(no_network, data_dir, monkeypatch):
     monkeypatch.setenv("CNNLIB_DATA_DIR", str(data_dir))
-    X, y = cnnlib.read_fashion_mnist(train=False)  # 数据目录取自环境变量
+    X, y = cnnlib.data.read_fashion_mnist(train=False)  # 数据目录取自环境变量
     assert X.shape == (10000, 28, 28) and X.dtype == torch.uint8
     assert y.shape == (10000,) and y.dtype == torch.int64
     assert torch.bincount(y).tolist() == [1000] * 10
@@ -32,22 +32,22 @@ def test_split_sizes(splits):
 
 
 def test_data_source_names_the_offline_mirror(data_dir, tmp_path):
-    assert cnnlib.data_source(data_dir) == data.SOURCE_MIRROR
-    assert "非官方划分" in data.SOURCE_MIRROR
-    assert cnnlib.data_source(tmp_path) == data.SOURCE_OFFICIAL
+    assert cnnlib.data_source(data_dir) == datafiles.SOURCE_MIRROR
+    assert "非官方划分" in datafiles.SOURCE_MIRROR
+    assert cnnlib.data_source(tmp_path) == datafiles.SOURCE_OFFICIAL
 
 
 def test_root_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path / "env"))
-    assert cnnlib.data_root() == tmp_path / "env"
-    assert cnnlib.data_root(tmp_path / "arg") == tmp_path / "arg"
+    assert datafiles.data_root() == tmp_path / "env"
+    assert datafiles.data_root(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv("CNNLIB_DATA_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert cnnlib.data_root() == tmp_path / "cache" / "cnnlib"
+    assert datafiles.data_root() == tmp_path / "cache" / "cnnlib"
 
 
 def test_missing_data_without_download_explains_env_var(tmp_path):
-    with pytest.raises(cnnlib.DataNotFoundError) as err:
+    with pytest.raises(datafiles.DataNotFoundError) as err:
         cnnlib.load_fashion_mnist(32, root=tmp_path, download=False)
     message = str(err.value)
     assert message.startswith("找不到 Fashion-MNIST 数据")
@@ -55,7 +55,7 @@ def test_missing_data_without_download_explains_env_var(tmp_path):
 
 
 def test_missing_data_with_failed_download_explains_env_var(no_network, tmp_path):
-    with pytest.raises(cnnlib.DataNotFoundError) as err:
+    with pytest.raises(datafiles.DataNotFoundError) as err:
         cnnlib.load_fashion_mnist(32, root=tmp_path)
     message = str(err.value)
     assert message.startswith("找不到 Fashion-MNIST 数据")
@@ -119,7 +119,7 @@ def test_limit_gives_balanced_deterministic_subsets(data_dir):
     assert counts.max() - counts.min() <= 1
     tr2, _ = cnnlib.load_fashion_mnist(100, root=data_dir, limit=1000, test_limit=205, device="cpu")
     assert torch.equal(tr.images, tr2.images)
-    assert tr.source == data.SOURCE_MIRROR
+    assert tr.source == datafiles.SOURCE_MIRROR
 
 
 def test_bad_arguments_are_explained(splits):
@@ -151,7 +151,7 @@ def _mirror_copy(data_dir, dest, copy=(), skip=()):
     只能改动复制出来的文件：硬链接与镜像是同一个文件，写它就等于写共享的镜像。
     """
     _raw(dest).mkdir(parents=True)
-    for name in data._RAW_FILES:
+    for name in datafiles._RAW_FILES:
         src, dst = _raw(data_dir) / name, _raw(dest) / name
         if name in skip:
             continue
@@ -186,18 +186,18 @@ def _snapshot(root):
 def download_calls(monkeypatch):
     """记录对 torchvision 下载的调用（仍然真的去调用；配合 no_network 就是离线下载）。"""
     calls = []
-    real = data._download
+    real = datafiles._download
 
     def spy(root):
         calls.append(root)
         return real(root)
 
-    monkeypatch.setattr(data, "_download", spy)
+    monkeypatch.setattr(datafiles, "_download", spy)
     return calls
 
 
 def _corrupt_error(root, **kw):
-    with pytest.raises(data.DataCorruptError) as err:
+    with pytest.raises(datafiles.DataCorruptError) as err:
         cnnlib.load_fashion_mnist(32, root=root, limit=100, test_limit=100, device="cpu", **kw)
     message = str(err.value)
     assert message.startswith("Fashion-MNIST 数据文件已损坏")
@@ -207,8 +207,8 @@ def _corrupt_error(root, **kw):
 
 
 def test_mirror_passes_verification(data_dir):
-    assert data.verify_fashion_mnist(data_dir) == data_dir
-    assert cnnlib.read_fashion_mnist(False, root=data_dir, download=False)[0].shape == (10000, 28, 28)
+    assert datafiles.verify_fashion_mnist(data_dir) == data_dir
+    assert cnnlib.data.read_fashion_mnist(False, root=data_dir, download=False)[0].shape == (10000, 28, 28)
 
 
 def test_truncated_file_is_reported_not_downloaded_over(no_network, download_calls, data_dir, tmp_path):
@@ -257,7 +257,7 @@ def test_changed_pixel_fails_checksum_unless_verify_false(data_dir, tmp_path):
     assert str(path) in message and "sha256" in message and "verify=False" in message
     assert "离线镜像" in message and "官方版本" in message
 
-    X, y = cnnlib.read_fashion_mnist(False, root=root, verify=False)
+    X, y = cnnlib.data.read_fashion_mnist(False, root=root, verify=False)
     assert X.view(10000, 784)[5000, 400] == original ^ 0xFF
     train_iter, test_iter = cnnlib.load_fashion_mnist(32, root=root, limit=100, test_limit=100,
                                                       device="cpu", verify=False)
@@ -268,7 +268,7 @@ def test_partial_directory_is_not_downloaded_over(no_network, download_calls, da
     root = _mirror_copy(data_dir, tmp_path, skip=["t10k-labels-idx1-ubyte"])
     before = _snapshot(root)
     for download in (True, False):
-        with pytest.raises(cnnlib.DataNotFoundError) as err:
+        with pytest.raises(datafiles.DataNotFoundError) as err:
             cnnlib.load_fashion_mnist(32, root=root, download=download)
         message = str(err.value)
         assert message.startswith("Fashion-MNIST 数据不完整")
@@ -282,23 +282,23 @@ def test_partial_directory_is_not_downloaded_over(no_network, download_calls, da
 def test_verification_is_cached_per_file_version(monkeypatch, data_dir, tmp_path):
     root = _mirror_copy(data_dir, tmp_path, copy=["t10k-labels-idx1-ubyte"])
     hashed = []
-    real = data._hash_file
-    monkeypatch.setattr(data, "_hash_file", lambda path, *a: hashed.append(path.name) or real(path, *a))
+    real = datafiles._hash_file
+    monkeypatch.setattr(datafiles, "_hash_file", lambda path, *a: hashed.append(path.name) or real(path, *a))
     cnnlib.load_fashion_mnist(32, root=root, limit=100, test_limit=100, device="cpu")
-    assert sorted(hashed) == sorted(data._RAW_FILES)  # 每个文件只读一遍，data_source 也复用
-    assert cnnlib.data_source(root) == data.SOURCE_MIRROR
-    data.ensure_fashion_mnist(root)
+    assert sorted(hashed) == sorted(datafiles._RAW_FILES)  # 每个文件只读一遍，data_source 也复用
+    assert cnnlib.data_source(root) == datafiles.SOURCE_MIRROR
+    datafiles.ensure_fashion_mnist(root)
     assert len(hashed) == 4
     path = _raw(root) / "t10k-labels-idx1-ubyte"  # 文件变了（修改时间不同）就重新计算
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-    data.ensure_fashion_mnist(root)
+    datafiles.ensure_fashion_mnist(root)
     assert hashed[4:] == ["t10k-labels-idx1-ubyte"]
 
 
 def test_loading_and_a_training_step_work_offline(no_network, monkeypatch, data_dir):
     monkeypatch.setenv("CNNLIB_DATA_DIR", str(data_dir))
     train_iter, _ = cnnlib.load_fashion_mnist(64, limit=256, test_limit=64, device="cpu")
-    assert train_iter.source == data.SOURCE_MIRROR
+    assert train_iter.source == datafiles.SOURCE_MIRROR
     torch.manual_seed(0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     before = [p.detach().clone() for p in net.parameters()]
@@ -315,8 +315,8 @@ def test_loading_and_a_training_step_work_offline(no_network, monkeypatch, data_
 # ---- 官方下载的目录（原始文件 + torchvision 留下的 .gz）：用小的合成文件与替换过的表来模拟 ----
 
 def test_torchvision_knows_the_official_archives():
-    md5 = data._official_gz_md5()
-    assert sorted(md5) == sorted(name + ".gz" for name in data._RAW_FILES)
+    md5 = datafiles._official_gz_md5()
+    assert sorted(md5) == sorted(name + ".gz" for name in datafiles._RAW_FILES)
     # shared/data/README.md：镜像的标签文件就是官方的，其 .gz 的 md5 正是这两个值
     assert md5["train-labels-idx1-ubyte.gz"] == "25c81989df183df01b3e8a0aad5dffbe"
     assert md5["t10k-labels-idx1-ubyte.gz"] == "bb300cfdad3c16e7a12a480ee83cd310"
@@ -341,56 +341,56 @@ def official_like(tmp_path, monkeypatch):
             (_raw(tmp_path) / (name + ".gz")).write_bytes(gz)
             headers[name] = (magic, dims)
             md5[name + ".gz"] = hashlib.md5(gz).hexdigest()
-    monkeypatch.setattr(data, "_IDX_HEADERS", headers)
-    monkeypatch.setattr(data, "_official_gz_md5", lambda: md5)
+    monkeypatch.setattr(datafiles, "_IDX_HEADERS", headers)
+    monkeypatch.setattr(datafiles, "_official_gz_md5", lambda: md5)
     return tmp_path
 
 
 def test_official_download_layout_passes(no_network, download_calls, official_like):
-    X, y = cnnlib.read_fashion_mnist(True, root=official_like)
+    X, y = cnnlib.data.read_fashion_mnist(True, root=official_like)
     raw = (_raw(official_like) / "train-images-idx3-ubyte").read_bytes()
     assert torch.equal(X.flatten(), torch.tensor(list(raw[16:]), dtype=torch.uint8))
     assert y.tolist() == [i % 10 for i in range(20)]
-    assert cnnlib.data_source(official_like) == data.SOURCE_OFFICIAL
+    assert cnnlib.data_source(official_like) == datafiles.SOURCE_OFFICIAL
     assert download_calls == []
 
 
 def test_raw_file_must_match_its_archive(official_like):
     path = _raw(official_like) / "t10k-images-idx3-ubyte"
     _write_at(path, 100, b"\x00\xff")
-    with pytest.raises(data.DataCorruptError) as err:
-        data.ensure_fashion_mnist(official_like)
+    with pytest.raises(datafiles.DataCorruptError) as err:
+        datafiles.ensure_fashion_mnist(official_like)
     assert str(path) in str(err.value) and "t10k-images-idx3-ubyte.gz" in str(err.value)
-    assert data.ensure_fashion_mnist(official_like, verify=False) == official_like
+    assert datafiles.ensure_fashion_mnist(official_like, verify=False) == official_like
 
 
 def test_archive_must_have_the_official_md5(official_like):
     gz = _raw(official_like) / "train-images-idx3-ubyte.gz"
     with open(gz, "ab") as f:
         f.write(b"\0")
-    with pytest.raises(data.DataCorruptError) as err:
-        data.ensure_fashion_mnist(official_like)
+    with pytest.raises(datafiles.DataCorruptError) as err:
+        datafiles.ensure_fashion_mnist(official_like)
     assert str(gz) in str(err.value) and "md5" in str(err.value)
 
 
 def test_raw_file_without_archive_is_unknown(official_like):
     (_raw(official_like) / "train-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(data.DataCorruptError) as err:
-        data.ensure_fashion_mnist(official_like)
+    with pytest.raises(datafiles.DataCorruptError) as err:
+        datafiles.ensure_fashion_mnist(official_like)
     message = str(err.value)
     assert str(_raw(official_like) / "train-labels-idx1-ubyte") in message
     assert "既不是官方版本" in message and "verify=False" in message
-    assert data.ensure_fashion_mnist(official_like, verify=False) == official_like
+    assert datafiles.ensure_fashion_mnist(official_like, verify=False) == official_like
 
 
 def test_bad_leftover_archive_blocks_download(no_network, download_calls, official_like):
-    for name in data._RAW_FILES:  # 只剩上次下载留下的压缩包，其中一个不完整
+    for name in datafiles._RAW_FILES:  # 只剩上次下载留下的压缩包，其中一个不完整
         (_raw(official_like) / name).unlink()
     gz = _raw(official_like) / "t10k-images-idx3-ubyte.gz"
     os.truncate(gz, 100)
     before = _snapshot(official_like)
-    with pytest.raises(data.DataCorruptError) as err:
-        data.ensure_fashion_mnist(official_like)
+    with pytest.raises(datafiles.DataCorruptError) as err:
+        datafiles.ensure_fashion_mnist(official_like)
     assert str(gz) in str(err.value) and "md5" in str(err.value)
     assert download_calls == []
     assert _snapshot(official_like) == before

@@ -84,7 +84,7 @@ def test_corr2d_figure_shows_the_computed_output_and_the_sum():
     X, K = torch.arange(9.0).reshape(3, 3), torch.arange(4.0).reshape(2, 2)
     fig = figures.corr2d_figure(X, K, pos=(1, 1))
     t = texts(fig)
-    assert all(str(int(v)) in t for v in cnnlib.corr2d(X, K).flatten())      # 19, 25, 37, 43
+    assert all(str(int(v)) in t for v in cnnlib.ops.corr2d(X, K).flatten())      # 19, 25, 37, 43
     assert "4×0 + 5×1 + 7×2 + 8×3 = 43" in t
     render(fig)
 
@@ -99,7 +99,7 @@ def test_other_concept_figures_use_the_operations_they_illustrate():
     render(fig)
     Xm, Km = torch.stack([X, X + 1]), torch.stack([K, K + 1])
     fig = figures.multi_in_figure(Xm, Km)
-    assert "19 + 37 = 56" in texts(fig) and int(cnnlib.corr2d_multi_in(Xm, Km)[0, 0]) == 56
+    assert "19 + 37 = 56" in texts(fig) and int(cnnlib.ops.corr2d_multi_in(Xm, Km)[0, 0]) == 56
     render(fig)
     W = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]])
     fig = figures.conv1x1_figure(torch.arange(27.0).reshape(3, 3, 3), W, pos=(0, 0))

@@ -1,14 +1,10 @@
 """术语表：glossary.md 由 glossary_terms.yml 生成；glossary_terms.yml 说的“首次引入”与各节的正文一致。"""
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 import cnnlib
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_glossary as mg  # noqa: E402
+from tools import make_glossary as mg
 
 TERMS = mg.load_terms()
 ORDER = cnnlib.results.book_order(mg.ROOT)
@@ -31,7 +27,7 @@ def prose_paragraphs(text):
 
 def test_committed_page_is_the_generated_one():
     assert mg.PAGE.read_text(encoding="utf-8") == mg.render(TERMS), \
-        "glossary.md 与 glossary_terms.yml 不一致：请运行 python tests/make_glossary.py"
+        "glossary.md 与 glossary_terms.yml 不一致：请运行 python -m tools.make_glossary"
 
 
 def test_render_groups_terms_by_chapter_in_order():

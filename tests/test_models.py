@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from cnnlib import models
-from cnnlib.summary import count_flops, summary
+from cnnlib.modelinfo import count_flops, summary
 
 
 def shapes(net, size=None):

@@ -106,7 +106,7 @@ def test_structure_title_colab_cell_and_exercises(path):
     section = cells[start:]
     section_md = "\n".join(source(c) for c in section if c["cell_type"] == "markdown")
     assert not re.search(r"^### 练习 \d+|<details", section_md, re.M), \
-        f"练习还是旧格式：运行 python tests/convert_exercises.py {path.relative_to(ROOT)}"
+        "练习要用 sphinx-exercise 的 {exercise} / {solution}（见 CONTRIBUTING.md），不用旧的“### 练习 n”和 <details>"
     labels, solved, gated = [], [], None   # gated：[标签, 代码单元个数]，在 solution-start 与 solution-end 之间
     for cell in section:
         text, tags = source(cell), cell.get("metadata", {}).get("tags", [])
@@ -235,9 +235,7 @@ def test_every_notebook_has_an_execution_record():
 
 def test_notebooks_that_read_the_record_run_last_and_follow_any_other():
     # 模型对比一节读 results/notebooks.json：make results 执行了别的笔记本，就要跟着重新执行它
-    import sys
-    sys.path.insert(0, str(ROOT / "tests"))
-    from execute_notebooks import execution_order, reads_record
+    from tools.execute_notebooks import execution_order, reads_record
     readers = [p for p in NOTEBOOKS if reads_record(p)]
     assert sorted(p.stem for p in readers) == ["comparison", "status"]
     lenet = ROOT / "chapters/ch02_classic/lenet.ipynb"

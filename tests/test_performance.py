@@ -5,7 +5,6 @@
 """
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,10 +55,7 @@ def test_profiler_ops_fall_into_the_intended_category(op, expected):
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    if not os.environ.get("CNNLIB_DATA_DIR"):
-        pytest.skip("需要离线数据（CNNLIB_DATA_DIR）")
-    pytest.importorskip("d2l")
+def quick(tmp_path_factory, data_dir, d2l):
     out = tmp_path_factory.mktemp("bench") / "performance.json"
     done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)

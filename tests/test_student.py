@@ -1,18 +1,16 @@
-"""学生版（make student，tests/student_edition.py）：不含任何答案；检查单元对答案通过、对空白作答失败。"""
+"""学生版（make student，tools/student_edition.py）：不含任何答案；检查单元对答案通过、对空白作答失败。"""
 import contextlib
 import io
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tools import student_edition
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import convert_exercises  # noqa: E402
-import student_edition  # noqa: E402
 
 NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 # 有 checks/<章>/ 目录的章：其中每道有代码答案的练习都要有检查单元
@@ -21,12 +19,8 @@ CHECKED = [p for p in NOTEBOOKS if p.parent.name in CHECKED_CHAPTERS]
 
 
 def original(path):
-    """提交的笔记本；练习还是旧格式时按学生版的做法先在内存中转换。"""
-    nb = nbformat.read(path, as_version=4)
-    converted = convert_exercises.convert(nb, path)
-    if converted is not None:
-        nb.cells = converted
-    return nb
+    """提交的笔记本。"""
+    return nbformat.read(path, as_version=4)
 
 
 def tags(cell):
@@ -158,35 +152,3 @@ def test_check_cells_pass_after_the_solution_and_fail_after_an_empty_answer(stud
     finally:
         plt.close("all")
     assert checked == len(student_edition.checks_for(path)) >= 3
-
-
-def test_converter_turns_the_old_format_into_sphinx_exercise_and_is_idempotent(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    old = '<details class="solution"><summary>参考答案</summary>\n\n{}\n\n</details>'
-    code = nbformat.v4.new_code_cell("x = 1\nassert x == 1", execution_count=2,
-                                     outputs=[nbformat.v4.new_output("stream", text="1\n")])
-    code["metadata"]["tags"] = ["solution", "hide-cell"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# 标题\n\n见练习 2。"),
-                nbformat.v4.new_markdown_cell("## 练习\n\n### 练习 1\n\n第一题？\n\n" + old.format("答一。")),
-                code,
-                nbformat.v4.new_markdown_cell("### 练习 2\n\n第二题，与练习 1 比较。\n\n" + old.format("答二。"))]
-    path = tmp_path / "my_sec.ipynb"
-    nbformat.write(nb, path)
-    assert convert_exercises.main([str(path)]) == 0
-    first = path.read_text(encoding="utf-8")
-    assert convert_exercises.main([str(path)]) == 0 and path.read_text(encoding="utf-8") == first   # 幂等
-    assert convert_exercises.main(["--check", str(path)]) == 0
-    cells = nbformat.read(path, as_version=4).cells
-    assert [(c["cell_type"], tags(c)) for c in cells] == [
-        ("markdown", []), ("markdown", []), ("markdown", ["solution"]), ("code", ["solution", "hide-cell"]),
-        ("markdown", ["solution"]), ("markdown", []), ("markdown", ["solution"])]
-    assert cells[0]["source"] == "# 标题\n\n见 {numref}`ex-my-sec-2`。"   # 与全书一样，角色与汉字之间隔一个空格
-    assert cells[1]["source"] == "## 练习\n\n:::{exercise}\n:label: ex-my-sec-1\n\n第一题？\n:::"
-    assert cells[2]["source"] == ":::{solution-start} ex-my-sec-1\n:class: dropdown\n:::\n\n答一。"
-    assert cells[3] == code   # 代码单元（源码、输出、执行序号）原样保留
-    assert cells[4]["source"] == ":::{solution-end}\n:::"
-    assert cells[5]["source"] == ":::{exercise}\n:label: ex-my-sec-2\n\n第二题，与 {numref}`ex-my-sec-1` 比较。\n:::"
-    assert cells[6]["source"] == ":::{solution} ex-my-sec-2\n:class: dropdown\n\n答二。\n:::"
-    stu = student_edition.student_notebook(nbformat.read(path, as_version=4), {})
-    assert [c["source"] for c in stu.cells if c["cell_type"] == "code"] == [student_edition.ANSWER_SOURCE + "\n"]
-    assert "答一" not in json.dumps(stu, ensure_ascii=False) and "答二" not in json.dumps(stu, ensure_ascii=False)

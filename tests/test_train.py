@@ -7,7 +7,7 @@ from torch import nn
 
 import cnnlib
 from cnnlib import device as device_mod
-from cnnlib.train import _is_channels_last, _progress
+from cnnlib.training import _is_channels_last, _progress
 
 
 def small_cnn():
@@ -26,7 +26,7 @@ def test_training_beats_chance_by_a_wide_margin(loaders, capsys):
     history = cnnlib.train(net, *loaders, num_epochs=2, lr=0.1, device="cpu", budget="small",
                            progress=False, plot=False)
     out = capsys.readouterr().out.splitlines()
-    precision = "bf16" if cnnlib.cpu_has_native_bf16() else "fp32"
+    precision = "bf16" if cnnlib.device.cpu_has_native_bf16() else "fp32"
     assert out[0] == (f"device=cpu | precision={precision} | channels_last | budget=small | "
                       "数据：Fashion-MNIST 离线镜像（非官方划分） | 4000 张图像 × 2 轮")
     assert (history.device, history.precision, history.memory_format) == ("cpu", precision, "channels_last")
@@ -243,7 +243,7 @@ def test_cpu_bf16_detection_agrees_with_the_cpu_flags():
     flags = open("/proc/cpuinfo", encoding="utf-8").read() if os.path.exists("/proc/cpuinfo") else ""
     if not flags:
         pytest.skip("没有 /proc/cpuinfo")
-    assert cnnlib.cpu_has_native_bf16() == (" avx512_bf16" in flags or " amx_bf16" in flags)
+    assert cnnlib.device.cpu_has_native_bf16() == (" avx512_bf16" in flags or " amx_bf16" in flags)
 
 
 class Recorder(nn.Module):

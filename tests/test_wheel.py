@@ -32,6 +32,7 @@
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -158,12 +159,18 @@ def test_wheel_contains_every_module_and_nothing_else(wheel, source_modules):
     tops = {n.split("/", 1)[0] for n in names}
     extra = sorted(t for t in tops if t != "cnnlib" and not t.endswith(".dist-info"))
     assert not extra, f"wheel 里不应有 cnnlib 之外的顶层目录（tests、chapters 等）：{extra}"
-    # 依赖只写下限：在 Colab 上安装 cnnlib 不能重装 torch 或降级 numpy。
-    for line in meta.splitlines():
-        if line.startswith("Requires-Dist:"):
-            req = Requirement(line.split(":", 1)[1].strip())
-            bad = [s for s in req.specifier if s.operator not in (">=", ">", "!=")]
-            assert not bad, f"依赖 {req} 不应钉死或限制上限（only lower bounds）：{bad}"
+    # 运行时依赖只写下限：在 Colab 上安装 cnnlib 不能重装 torch 或降级 numpy。
+    # （test、book、dev 这些可选依赖带 extra == "..." 标记，用户不装它们，可以钉死版本。）
+    runtime = [Requirement(line.split(":", 1)[1].strip()) for line in meta.splitlines()
+               if line.startswith("Requires-Dist:")]
+    runtime = [req for req in runtime if req.marker is None or "extra" not in str(req.marker)]
+    assert {req.name for req in runtime} >= {"torch", "torchvision", "numpy", "matplotlib", "tqdm"}
+    for req in runtime:
+        bad = [s for s in req.specifier if s.operator not in (">=", ">", "!=")]
+        assert not bad, f"依赖 {req} 不应钉死或限制上限（only lower bounds）：{bad}"
+    # 版本号只有一个来源：cnnlib/__init__.py 的 __version__（pyproject.toml 里是 dynamic）
+    version = re.search(r'^__version__ = "([^"]+)"$', (ROOT / "cnnlib" / "__init__.py").read_text(encoding="utf-8"), re.M)
+    assert f"\nVersion: {version.group(1)}\n" in meta
 
 
 # ---------------------------------------------------------------- 全新的“Colab”环境

@@ -1,4 +1,4 @@
-"""“填充与步幅”一节练习的检查单元：只出现在学生版里（make student，见 tests/student_edition.py）。
+"""“填充与步幅”一节练习的检查单元：只出现在学生版里（make student，见 tools/student_edition.py）。
 
 每一段以 `# %% <练习标签>: <答案要定义的名字>` 开头；学生版在这一段前面自动加上“名字是否已定义”的检查。
 """

@@ -1,4 +1,4 @@
-"""“汇聚层”一节练习的检查单元：只出现在学生版里（make student，见 tests/student_edition.py）。
+"""“汇聚层”一节练习的检查单元：只出现在学生版里（make student，见 tools/student_edition.py）。
 
 每一段以 `# %% <练习标签>: <答案要定义的名字>` 开头；学生版在这一段前面自动加上“名字是否已定义”的检查。
 """
@@ -20,6 +20,6 @@ assert ratio == F.max_pool2d(_t, 2).numel() / _t.numel(), "ratio 应是汇聚后
 
 # %% ex-pooling-4: sizes padded ceiled
 assert len(sizes) == 4 and sizes[0] == 28, "sizes 应是输入的 28 与三次汇聚后的边长，共 4 个数"
-assert all(b == cnnlib.conv_output_size(a, 2, 0, 2) for a, b in zip(sizes, sizes[1:])), "三次汇聚后的边长不对"
+assert all(b == cnnlib.ops.conv_output_size(a, 2, 0, 2) for a, b in zip(sizes, sizes[1:])), "三次汇聚后的边长不对"
 assert tuple(padded.shape[-2:]) == tuple(ceiled.shape[-2:]) == (4, 4), "加了填充的汇聚（padded）与 ceil_mode=True 的汇聚（ceiled）都应输出 4×4"
 assert not torch.equal(padded, ceiled), "两种做法的窗口分组不同，数值也应不同"

@@ -1,11 +1,11 @@
-"""“AlexNet”一节练习的检查单元：只出现在学生版里（make student，见 tests/student_edition.py）。
+"""“AlexNet”一节练习的检查单元：只出现在学生版里（make student，见 tools/student_edition.py）。
 
 每一段以 `# %% <练习标签>: <答案要定义的名字>` 开头；学生版在这一段前面自动加上“名字是否已定义”的检查。
 """
 
 # %% ex-alexnet-1: unused fields
 assert set(unused) == {2, 3} and unused[3] == 0, "unused 应以窗口边长 3、2 为键；3×3、步幅 2 的窗口用上了全部输入"
-assert unused[2] == 55 * 55 - 4 * cnnlib.conv_output_size(55, 2, 0, 2) ** 2, "2×2 窗口互不重叠：没用到的元素数 = 输入元素数 − 4 × 输出元素数"
+assert unused[2] == 55 * 55 - 4 * cnnlib.ops.conv_output_size(55, 2, 0, 2) ** 2, "2×2 窗口互不重叠：没用到的元素数 = 输入元素数 − 4 × 输出元素数"
 _r = {}
 for _k in (3, 2):
     _size, _jump = 1, 1

@@ -1,4 +1,4 @@
-"""“含并行连结的网络（GoogLeNet）”一节练习的检查单元：只出现在学生版里（make student，见 tests/student_edition.py）。
+"""“含并行连结的网络（GoogLeNet）”一节练习的检查单元：只出现在学生版里（make student，见 tools/student_edition.py）。
 
 每一段以 `# %% <练习标签>: <答案要定义的名字>` 开头；学生版在这一段前面自动加上“名字是否已定义”的检查。
 """
@@ -19,9 +19,9 @@ _paths = list(paths.values())
 assert len(_paths) == 5 and all(_p is _q for _p, _q in zip(_paths, (block1.p1, block1.p2, block1.p3, block1.p4))), "paths 的前四项应依次是 block1 的 p1、p2、p3、p4，第五项是把路径 4 的最大汇聚换成平均汇聚的版本"
 for _p in _paths[:3]:
     _k = max(_m.kernel_size[0] for _m in _p.modules() if isinstance(_m, nn.Conv2d))
-    assert cnnlib.field_size(cnnlib.receptive_field(_p, size=11)) == (_k, _k)
+    assert cnnlib.ops.field_size(cnnlib.ops.receptive_field(_p, size=11)) == (_k, _k)
 _pool = [_m for _m in _paths[4].modules() if isinstance(_m, nn.AvgPool2d)]
-assert _pool and cnnlib.field_size(cnnlib.receptive_field(_paths[4], size=11)) == (_pool[0].kernel_size,) * 2, "换成平均汇聚后，应能看到整个汇聚窗口"
+assert _pool and cnnlib.ops.field_size(cnnlib.ops.receptive_field(_paths[4], size=11)) == (_pool[0].kernel_size,) * 2, "换成平均汇聚后，应能看到整个汇聚窗口"
 
 # %% ex-googlenet-3: totals
 assert {"5x5", "3x3, 3x3 (r→c→c)"} <= set(totals), "totals 应以 \"5x5\" 和 \"3x3, 3x3 (r→c→c)\" 为键，值是 9 个块的路径 3 的参数量之和"

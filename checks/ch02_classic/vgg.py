@@ -1,4 +1,4 @@
-"""“VGG”一节练习的检查单元：只出现在学生版里（make student，见 tests/student_edition.py）。
+"""“VGG”一节练习的检查单元：只出现在学生版里（make student，见 tools/student_edition.py）。
 
 每一段以 `# %% <练习标签>: <答案要定义的名字>` 开头；学生版在这一段前面自动加上“名字是否已定义”的检查。
 """
@@ -9,7 +9,7 @@ assert extra == diff, "手算的 extra 与 cnnlib 的结果不一致：E 在后�
 
 # %% ex-vgg-2: rf_by_formula last_conv
 _probe = nn.Sequential(conv_stack(2), nn.AvgPool2d(2), conv_stack(2), nn.AvgPool2d(2), conv_stack(1))
-assert rf_by_formula(_probe) == cnnlib.field_size(cnnlib.receptive_field(_probe, size=48))[0], "rf_by_formula(net) 应按递推公式返回 net 的感受野边长（在一个带汇聚层的小网络上与自动求导的结果不一致）"
+assert rf_by_formula(_probe) == cnnlib.ops.field_size(cnnlib.ops.receptive_field(_probe, size=48))[0], "rf_by_formula(net) 应按递推公式返回 net 的感受野边长（在一个带汇聚层的小网络上与自动求导的结果不一致）"
 assert rf_by_formula(conv_stack(3)) == 7, "三个 3×3 卷积层的感受野是 7×7"
 _kinds = [type(_m) for _m in last_conv.modules() if isinstance(_m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))]
 assert _kinds.count(nn.Conv2d) == 13 and len(_kinds) == 17 and _kinds[-1] is nn.Conv2d, "last_conv 应是 VGG-16 的 5 个卷积块去掉最后一个汇聚层：13 个卷积层、4 个汇聚层"

@@ -1,4 +1,4 @@
-"""“残差网络（ResNet）”一节练习的检查单元：只出现在学生版里（make student，见 tests/student_edition.py）。
+"""“残差网络（ResNet）”一节练习的检查单元：只出现在学生版里（make student，见 tools/student_edition.py）。
 
 每一段以 `# %% <练习标签>: <答案要定义的名字>` 开头；学生版在这一段前面自动加上“名字是否已定义”的检查。
 """
@@ -13,7 +13,7 @@ with torch.no_grad():
 assert len(extra) == 4 and sum(extra) == num_params(r34) - num_params(r18), "extra 应是 4 个阶段各自多出的参数量"
 
 # %% ex-resnet-2: block out_any out_nonneg
-assert isinstance(block, cnnlib.models.Residual) and block.conv3 is None and (block.bn2.weight == 0).all(), "block 应是恒等捷径的残差块，bn2.weight 全为 0"
+assert isinstance(block, cnnlib.models.Residual) and block.shortcut is None and (block.bn2.weight == 0).all(), "block 应是恒等捷径的残差块，bn2.weight 全为 0"
 torch.manual_seed(1)
 _X = torch.randn(2, block.conv1.in_channels, 5, 5)
 with torch.no_grad():

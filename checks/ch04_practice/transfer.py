@@ -1,4 +1,4 @@
-"""“迁移学习”一节练习的检查单元：只出现在学生版里（make student，见 tests/student_edition.py）。
+"""“迁移学习”一节练习的检查单元：只出现在学生版里（make student，见 tools/student_edition.py）。
 
 每一段以 `# %% <练习标签>: <答案要定义的名字>` 开头；学生版在这一段前面自动加上“名字是否已定义”的检查。
 """
@@ -7,7 +7,7 @@
 _net, _opt = make_conv_frozen("finetune", 0)
 assert not any(_p.requires_grad for _p in _net[:8].parameters()), "make_conv_frozen 建立的网络应冻结两个卷积块（下标 0–7）的全部参数"
 assert all(_p.requires_grad for _p in _net[8:].parameters()), "三个全连接层（下标 8 以后）应继续训练"
-assert transfer.param_counts(_net)[0] == cnnlib.num_params(_net[8:]), "可训练的参数应正好是三个全连接层的参数"
+assert cnnlib.num_params(_net, trainable_only=True) == cnnlib.num_params(_net[8:]), "可训练的参数应正好是三个全连接层的参数"
 assert sorted(_g["lr"] for _g in _opt.param_groups) == [BODY_LR, HEAD_LR], "优化器应有两组：主干（全连接层）学习率 BODY_LR = 0.1，输出层 HEAD_LR = 1.0"
 assert len(conv_frozen) == len(cfg["seeds"]) and all(0 <= _a <= 1 for _a in conv_frozen), "conv_frozen 应是每个种子最后的测试准确率"
 assert abs(acc_conv_frozen * len(conv_frozen) - sum(conv_frozen)) < 1e-9, "acc_conv_frozen 应是 conv_frozen 的平均值"

@@ -2,6 +2,8 @@
 import torch
 from torch import nn
 
+from ..modelinfo import meta_forward
+
 
 def _describe(layer: nn.Module) -> str:
     if isinstance(layer, nn.Linear):
@@ -59,13 +61,10 @@ class Classifier(nn.Sequential):
         在 meta 设备上只推算形状，不分配内存也不计算，所以很快。返回排好序的列表。
         """
         limit = limit or 2 * self.input_size
-        params = {name: torch.empty_like(t, device="meta")
-                  for name, t in [*self.named_parameters(), *self.named_buffers()]}
         ok = []
         for size in range(1, limit + 1):
-            x = torch.empty(2, self.in_channels, size, size, device="meta")  # 训练模式的 BN 需要批量 ≥ 2
-            try:
-                torch.func.functional_call(nn.Sequential(*self), params, (x,))
+            try:   # nn.Sequential(*self)：不经过本类的 forward（它出错时又会调用本函数）
+                meta_forward(nn.Sequential(*self), (self.in_channels, size, size))
             except RuntimeError:
                 continue
             ok.append(size)
@@ -95,7 +94,3 @@ class Classifier(nn.Sequential):
             rows.append((f"{i}: {layer.__class__.__name__}", tuple(x.shape)))
         return rows
 
-
-def num_params(net: nn.Module) -> int:
-    """可训练参数的总数。"""
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -9,7 +9,8 @@ class Residual(nn.Module):
     """残差块：两个 3×3 卷积（各接批量规范化），输出与输入相加后再过 ReLU。
 
     ``strides > 1`` 或通道数改变时，输入的形状与主路径的输出对不上，这时令 ``use_1x1conv=True``，
-    在捷径（shortcut）上用一个步幅相同的 1×1 卷积把输入变成同样的形状。
+    在捷径（``shortcut``）上用一个步幅相同的 1×1 卷积把输入变成同样的形状；
+    d2l 把这个卷积叫 ``conv3``。
     """
 
     def __init__(self, in_channels: int, num_channels: int, use_1x1conv: bool = False, strides: int = 1):
@@ -18,13 +19,12 @@ class Residual(nn.Module):
         self.bn1 = nn.BatchNorm2d(num_channels)
         self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
         self.bn2 = nn.BatchNorm2d(num_channels)
-        self.conv3 = nn.Conv2d(in_channels, num_channels, kernel_size=1, stride=strides) if use_1x1conv else None
+        self.shortcut = nn.Conv2d(in_channels, num_channels, kernel_size=1, stride=strides) if use_1x1conv else None
 
     def forward(self, X):
         Y = F.relu(self.bn1(self.conv1(X)))
         Y = self.bn2(self.conv2(Y))
-        shortcut = X if self.conv3 is None else self.conv3(X)
-        return F.relu(Y + shortcut)
+        return F.relu(Y + (X if self.shortcut is None else self.shortcut(X)))
 
 
 def resnet_stage(in_channels: int, num_channels: int, num_residuals: int, first_stage: bool = False) -> nn.Sequential:

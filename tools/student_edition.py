@@ -1,11 +1,11 @@
 """学生版：去掉参考答案的笔记本，加上作答单元和检查单元，并构建成 HTML（make student）。
 
-    python tests/student_edition.py                 # → _build/student/（笔记本）与 _build/student/_build/html/
-    python tests/student_edition.py --no-html       # 只生成笔记本
-    python tests/student_edition.py --out DIR
+    python -m tools.student_edition                 # → _build/student/（笔记本）与 _build/student/_build/html/
+    python -m tools.student_edition --no-html       # 只生成笔记本
+    python -m tools.student_edition --out DIR
 
 做法：
-1. 把书的源文件树（不含 _build、.venv、tests、benchmarks、checks 等）复制到输出目录；真正的书不受影响。
+1. 把书的源文件树（不含 _build、.venv、tests、tools、benchmarks、checks 等）复制到输出目录；真正的书不受影响。
 2. 每个笔记本用 nbconvert 的 TagRemovePreprocessor 删掉带 `solution` 标签的单元：参考答案的 Markdown
    单元（{solution}、{solution-start}、{solution-end}）和答案代码单元都带这个标签。
 3. 答案里有代码的练习，在题目之后插入一个“在此作答”的空代码单元（标签 `answer`）；
@@ -28,13 +28,10 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import TagRemovePreprocessor
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import convert_exercises  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 CHECKS = ROOT / "checks"
 # 不属于书的源文件：不复制到学生版
-SKIP = {"_build", ".venv", ".git", "_gpu", "tests", "benchmarks", "checks", "cnnlib", "results",
+SKIP = {"_build", ".venv", ".git", "_gpu", "tests", "tools", "benchmarks", "checks", "cnnlib", "results",
         "__pycache__", ".ipynb_checkpoints", ".pytest_cache", "cnnlib.egg-info",
         "Makefile", "pyproject.toml", "requirements.txt", "README.md", "CONTRIBUTING.md"}
 EXERCISE = re.compile(r"^:::\{exercise\}[^\n]*\n(?:[^\n]*\n)*?:label: (\S+)", re.M)
@@ -138,12 +135,7 @@ def make_tree(out, src=ROOT):
     written = []
     for path in sorted((out / "chapters").rglob("*.ipynb")):
         original = src / path.relative_to(out)
-        nb = nbformat.read(original, as_version=4)
-        converted = convert_exercises.convert(nb, original)
-        if converted is not None:   # 还是旧格式（<details> 答案）：先在内存中转换，免得答案漏进学生版
-            print(f"提示：{original.relative_to(src)} 的练习还是旧格式，请运行 tests/convert_exercises.py 转换它")
-            nb.cells = converted
-        nb = student_notebook(nb, checks_for(original, src))
+        nb = student_notebook(nbformat.read(original, as_version=4), checks_for(original, src))
         path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
         written.append(path)
     return written

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """在断网的无头 Chromium 里检查构建好的 HTML 书：离线读者看到的是否就是我们想让他看到的。
 
-用法：python tests/check_html.py [HTML 目录，默认 _build/html] [--out 截图目录]
+用法：python -m tools.check_html [HTML 目录，默认 _build/html] [--out 截图目录]
 
 检查（每一项都在关闭网络的浏览器里、以 file:// 打开真实页面，执行页面自己的 JavaScript 之后再看 DOM）：
 

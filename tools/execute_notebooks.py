@@ -10,7 +10,7 @@
 读这份记录的笔记本（元数据 ``"cnnlib": {"reads_record": true}``，如模型对比一节）依赖其他笔记本的
 结果：它们总是排在最后执行，而且只要执行了别的笔记本，就会跟着重新执行，保证提交的表格与记录一致。
 
-用法：python tests/execute_notebooks.py chapters/ch01_basics/why_conv.ipynb ...
+用法：python -m tools.execute_notebooks chapters/ch01_basics/why_conv.ipynb ...
 """
 import argparse
 import datetime
@@ -24,9 +24,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnlib.budget import get_budget  # noqa: E402
-from cnnlib.results import machine  # noqa: E402
+from cnnlib.budget import get_budget
+from cnnlib.checkpoint import atomic_write
+from cnnlib.results import machine
+from cnnlib.training import RECORD_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "results" / "notebooks.json"
@@ -48,10 +49,8 @@ def save_record(path: Path, entry: dict):
     data[path.resolve().relative_to(ROOT).as_posix()] = entry
     data = {nb: {"title": title(ROOT / nb), **{k: v for k, v in e.items() if k != "title"}}
             for nb, e in data.items() if (ROOT / nb).exists()}
-    RECORD.parent.mkdir(exist_ok=True)
-    tmp = RECORD.with_suffix(".tmp")
-    tmp.write_text(json.dumps(dict(sorted(data.items())), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, RECORD)
+    with atomic_write(RECORD, "w", encoding="utf-8") as f:
+        f.write(json.dumps(dict(sorted(data.items())), ensure_ascii=False, indent=1) + "\n")
 
 
 def reads_record(path: Path) -> bool:
@@ -94,7 +93,7 @@ def main(argv=None):
         nb = nbformat.read(path, as_version=4)
         nb.metadata.pop("widgets", None)  # 上次执行留下的小部件状态：这次执行若有小部件会重新写入
         runs = Path(tempfile.mkstemp(suffix=".jsonl")[1])
-        os.environ["CNNLIB_RECORD"] = str(runs)  # 内核继承环境变量：cnnlib.train 每次训练追加一行
+        os.environ[RECORD_ENV] = str(runs)  # 内核继承环境变量：cnnlib.train 每次训练追加一行
         client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3", coalesce_streams=True,
                                 resources={"metadata": {"path": str(path.parent)}})
         executed = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

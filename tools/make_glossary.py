@@ -3,8 +3,8 @@
 术语只在 glossary_terms.yml 里写一次：中文译名、英文术语、首次引入它的那一节。本脚本按书中的顺序把它们
 分章写成 glossary.md；tests/test_glossary.py 核对提交的页面与本脚本的输出一致，并对照各节的正文检查来源。
 
-用法：python tests/make_glossary.py          # 重写 glossary.md
-      python tests/make_glossary.py --check  # 只检查，不一致时退出码为 1
+用法：python -m tools.make_glossary          # 重写 glossary.md
+      python -m tools.make_glossary --check  # 只检查，不一致时退出码为 1
 """
 import argparse
 import json
@@ -19,7 +19,7 @@ PAGE = ROOT / "glossary.md"
 
 HEADER = """# 术语表
 
-<!-- 本页由 tests/make_glossary.py 从 glossary_terms.yml 生成，请修改 glossary_terms.yml 后重新生成，不要直接编辑。 -->
+<!-- 本页由 tools/make_glossary.py 从 glossary_terms.yml 生成，请修改 glossary_terms.yml 后重新生成，不要直接编辑。 -->
 
 全书统一使用下列译名。术语在书中第一次出现时写成“中文（English）”，此后只写中文。下面按术语第一次出现的先后分章排列，每个术语后面是它的英文和首次引入它的那一节；书中用到的数学记号见 {doc}`notation`。
 """
@@ -78,7 +78,7 @@ def main(argv=None):
     text = render(load_terms())
     if args.check:
         if PAGE.read_text(encoding="utf-8") != text:
-            sys.exit("glossary.md 与 glossary_terms.yml 不一致：请运行 python tests/make_glossary.py")
+            sys.exit("glossary.md 与 glossary_terms.yml 不一致：请运行 python -m tools.make_glossary")
         return
     PAGE.write_text(text, encoding="utf-8")
     print(f"已写入 {PAGE.relative_to(ROOT)}（{len(load_terms())} 个术语）")
