@@ -73,10 +73,13 @@ student: venv fonts
 	$(BIN)/python -m tools.student_edition --out _build/student
 	@echo "学生版：$(CURDIR)/_build/student/chapters/（笔记本），$(CURDIR)/_build/student/_build/html/index.html（网页）"
 
-# 先构建书（tests/test_book.py 检查的就是这次构建的 _build/html），再在同一次 pytest 中运行单元测试与笔记本
-# （nbval，严格模式），预算固定为 smoke。CNNLIB_NO_SKIP=1：本该运行的测试缺了东西（数据、浏览器、d2l）就算失败。
+# 每件事只做一次：先构建书（tests/test_book.py 检查的就是这次构建的 _build/html）；再在同一次 pytest 中运行
+# 单元测试与笔记本（nbval，严格模式，预算固定为 smoke）。nbval 执行的是 _build/nbval/ 里的副本：提交的单元和
+# 输出原样保留，另插入了学生版检查单元的测试（tools/student_edition.py），所以每个笔记本只执行一遍。
+# CNNLIB_NO_SKIP=1：本该运行的测试缺了东西（数据、浏览器、d2l）就算失败。
 test: book chromium
-	CNNLIB_BUDGET=smoke CNNLIB_NO_SKIP=1 $(BIN)/python -m pytest -p no:cacheprovider tests $(NOTEBOOKS) \
+	$(BIN)/python -m tools.student_edition --verification _build/nbval
+	CNNLIB_BUDGET=smoke CNNLIB_NO_SKIP=1 $(BIN)/python -m pytest -p no:cacheprovider tests $(addprefix _build/nbval/,$(NOTEBOOKS)) \
 	  --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300 -q
 
 # NB=路径 只执行指定的笔记本，例如 make results NB=chapters/ch02_classic/nin.ipynb

@@ -35,6 +35,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import cnnlib  # noqa: E402
+from cnnlib.checkpoint import atomic_write  # noqa: E402
 from cnnlib.device import autocast, resolve_precision  # noqa: E402
 
 OUT = ROOT / "results" / "performance.json"
@@ -427,12 +428,9 @@ def main(argv=None):
         "profile": profile_rows,
         "loader": loader_rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_write(args.out, "w", encoding="utf-8") as f:
         json.dump(result, f, ensure_ascii=False, indent=1)
         f.write("\n")
-    os.replace(tmp, args.out)
     print(f"写入 {args.out}（{result['minutes']} 分钟）")
 
 

@@ -24,7 +24,7 @@ import importlib
 
 from . import models, ops
 from .budget import get_budget, pick
-from .checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointMismatchError, save_checkpoint
 from .data import Augment, TensorLoader, data_source, get_text_labels, load_fashion_mnist
 from .device import best_device, resolve_precision
 from .modelinfo import count_flops, num_params, summary
@@ -40,7 +40,7 @@ __all__ = [
     "load_fashion_mnist", "TensorLoader", "Augment", "get_text_labels", "data_source",
     # 训练与检查点
     "train", "evaluate_accuracy", "init_xavier", "init_he", "TrainingDiverged",
-    "save_checkpoint", "load_checkpoint", "CheckpointMismatchError",
+    "save_checkpoint", "CheckpointMismatchError",
     # 模型与它们的量
     "models", "num_params", "count_flops", "summary",
     # 绘图

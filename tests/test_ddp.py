@@ -77,10 +77,10 @@ def test_two_gloo_processes_match_one_process_and_resume(tmp_path, data_dir):
         assert abs(a - b) <= 1 / 250
     # 0 号进程写的检查点可以载入一个普通（非 DDP）的模型
     net = models.lenet()
-    history = cnnlib.load_checkpoint(tmp_path / "two.pt", net)
+    history = cnnlib.checkpoint.load_checkpoint(tmp_path / "two.pt", net)
     assert history.epoch == [1, 2]
     reference = models.lenet()
-    cnnlib.load_checkpoint(tmp_path / "one.pt", reference)
+    cnnlib.checkpoint.load_checkpoint(tmp_path / "one.pt", reference)
     for p, q in zip(net.parameters(), reference.parameters()):
         assert torch.allclose(p, q, atol=1e-4)
     # 续训：两个进程都从同一个检查点继续

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+import cnnlib
 from cnnlib import models
 from cnnlib.modelinfo import count_flops, summary
 
@@ -20,7 +21,7 @@ def shapes(net, size=None):
     (models.googlenet, 5_977_530),
 ])
 def test_parameter_counts(build, params):
-    assert models.num_params(build()) == params
+    assert cnnlib.num_params(build()) == params
 
 
 def test_lenet_shapes():
@@ -43,7 +44,7 @@ def test_vgg_blocks_end_at_7x7():
 @pytest.mark.parametrize("config, millions", [("A", 133), ("B", 133), ("C", 134), ("D", 138), ("E", 144)])
 def test_vgg_configurations_match_the_paper(config, millions):
     net = models.vgg(config, in_channels=3, num_classes=1000)
-    assert round(models.num_params(net) / 1e6) == millions
+    assert round(cnnlib.num_params(net) / 1e6) == millions
 
 
 def test_nin_shapes():
@@ -197,9 +198,9 @@ def test_alexnet_input_size_changes_only_the_first_linear():
 # ---------------------------------------------------------------- 第 3 章：批量规范化、ResNet、DenseNet
 
 def test_chapter3_parameter_counts_match_d2l():
-    assert models.num_params(models.bn_lenet()) == 44_878
-    assert models.num_params(models.resnet18()) == 11_178_378
-    assert models.num_params(models.densenet()) == 758_226
+    assert cnnlib.num_params(models.bn_lenet()) == 44_878
+    assert cnnlib.num_params(models.resnet18()) == 11_178_378
+    assert cnnlib.num_params(models.densenet()) == 758_226
 
 
 def test_residual_block_shapes():

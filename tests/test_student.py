@@ -1,7 +1,6 @@
 """学生版（make student，tools/student_edition.py）：不含任何答案；检查单元对答案通过、对空白作答失败。"""
 import contextlib
 import io
-import json
 import re
 from pathlib import Path
 
@@ -106,49 +105,52 @@ def test_check_files_name_existing_exercises_and_cover_their_chapters():
         assert list(checks) == student_edition.labels_with_code(original(notebook)), notebook.name
 
 
-def run(code, ns, name):
-    with contextlib.redirect_stdout(io.StringIO()) as out:
-        exec(compile(code, name, "exec"), ns)
-    return out.getvalue()
+def run_cells(nb):
+    """在普通的 Python 命名空间里依次执行 nb 的代码单元（像内核那样），返回命名空间。"""
+    ns = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for i, cell in enumerate(nb.cells):
+            if cell["cell_type"] == "code":
+                exec(compile(cell["source"], f"cell[{i}]", "exec"), ns)
+    return ns
 
 
 @pytest.mark.parametrize("path", CHECKED, ids=lambda p: p.stem)
-def test_check_cells_pass_after_the_solution_and_fail_after_an_empty_answer(student, path, request, monkeypatch):
-    # 在普通的 Python 命名空间里依次执行正文的代码单元（smoke 预算，几秒），然后对每道练习：
-    # 空白的“在此作答”单元之后运行检查 → 必须抛出 AssertionError（名字没定义时给出中文提示）；
-    # 接着执行提交的答案代码单元 → 同一个检查必须通过。
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    monkeypatch.setenv("CNNLIB_BUDGET", "smoke")
-    nb, stu = original(path), student_nb(student, path)
-    if "load_fashion_mnist" in json.dumps(nb["cells"], ensure_ascii=False):
-        monkeypatch.setenv("CNNLIB_DATA_DIR", str(request.getfixturevalue("data_dir")))
-    solutions = {label: [c["source"] for c in cells if c["cell_type"] == "code"]
-                 for label, cells in student_edition.solution_cells(nb).items()}
-    ns = {"__name__": "__main__"}
-    checked = 0
-    try:
-        cells = stu.cells
-        for i, cell in enumerate(cells):
-            if cell["cell_type"] != "code" or "check" in tags(cell):
-                continue
-            if "answer" not in tags(cell):
-                run(cell["source"], ns, f"{path.stem}[{i}]")
-                continue
-            label = student_edition.exercise_label(cells[i - 1])
-            check = cells[i + 1] if i + 1 < len(cells) and "check" in tags(cells[i + 1]) else None
-            if check is not None:
-                empty = dict(ns)
-                run(cell["source"], empty, f"{label}-answer")
-                with pytest.raises(AssertionError) as failed:
-                    run(check["source"], empty, f"{label}-check")
-                assert re.search(r"[\u4e00-\u9fff]", str(failed.value)), f"{label}：检查失败时应给出中文说明"
-            for code in solutions[label]:   # 后面的练习可能用到前面答案定义的名字
-                run(code, ns, f"{label}-solution")
-            if check is not None:
-                assert "检查通过" in run(check["source"], dict(ns), f"{label}-check"), label
-                checked += 1
-    finally:
-        plt.close("all")
-    assert checked == len(student_edition.checks_for(path)) >= 3
+def test_verification_copy_keeps_every_cell_and_tests_every_check(path):
+    # make test 用 nbval 执行的是这个副本（检查单元的测试就在那一次执行里，笔记本不用再执行第二遍）
+    nb, checks = original(path), student_edition.checks_for(path)
+    copy = student_edition.verification_notebook(nb, checks)
+    kept = [c for c in copy.cells if "verify" not in tags(c)]
+    assert [(c["source"], c.get("outputs")) for c in kept] == [(c["source"], c.get("outputs")) for c in nb.cells]
+    ids = [c["id"] for c in copy.cells]
+    solutions = student_edition.solution_cells(nb)
+    assert len(checks) >= 3 and len(ids) == len(nb.cells) + 1 + 2 * len(checks) and ids[0] == "verify-helper"
+    for label in checks:   # 空白作答的检查紧跟题目，通过的检查紧跟这道题答案的最后一个单元
+        empty, passed = ids.index(f"{label}-empty"), ids.index(f"{label}-pass")
+        assert student_edition.exercise_label(copy.cells[empty - 1]) == label
+        assert copy.cells[passed - 1] is kept[[c["id"] for c in kept].index(solutions[label][-1]["id"])]
+        assert copy.cells[empty]["outputs"] == copy.cells[passed]["outputs"] == []
+
+
+def toy_notebook(solution, check, names=("x",)):
+    nb = nbformat.v4.new_notebook()
+    cells = [nbformat.v4.new_code_cell("y = 0"),
+             nbformat.v4.new_markdown_cell(":::{exercise}\n:label: ex-toy-1\n\n求 x。\n:::"),
+             nbformat.v4.new_markdown_cell(":::{solution-start} ex-toy-1\n:class: dropdown\n:::"),
+             nbformat.v4.new_code_cell(solution),
+             nbformat.v4.new_markdown_cell(":::{solution-end}\n:::"),
+             nbformat.v4.new_code_cell("assert y == 0 and '_ns' not in globals()")]
+    for cell in cells[2:5]:
+        cell["metadata"]["tags"] = ["solution"]
+    nb.cells = cells
+    return student_edition.verification_notebook(nb, {"ex-toy-1": (list(names), check)})
+
+
+def test_verification_cells_fail_when_the_check_or_the_answer_is_wrong():
+    run_cells(toy_notebook("x = 3", "assert x == 3, \"x 应为 3\"\n"))   # 正确的答案与检查：通过，不影响后面的单元
+    with pytest.raises(AssertionError, match="x 应为 3"):
+        run_cells(toy_notebook("x = 4", "assert x == 3, \"x 应为 3\"\n"))
+    with pytest.raises(AssertionError, match="空白作答时检查单元应该失败"):
+        run_cells(toy_notebook("x = 3", "assert True\n", names=()))
+    with pytest.raises(AssertionError, match="应给出中文说明"):
+        run_cells(toy_notebook("x = 3", "assert 'x' in globals(), 'x is missing'\n", names=()))

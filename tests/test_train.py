@@ -85,7 +85,7 @@ def test_keyboard_interrupt_keeps_weights_history_and_checkpoint(loaders, tmp_pa
     assert history.interrupted and history.epoch == [1]
     # 检查点保存第 1 轮结束时的状态；内存里的模型还多训练了第 2 轮的 4 个批量
     at_epoch_1 = small_cnn()
-    saved = cnnlib.load_checkpoint(ckpt, at_epoch_1)
+    saved = cnnlib.checkpoint.load_checkpoint(ckpt, at_epoch_1)
     assert saved.epoch == [1] and not saved.interrupted
     assert saved.test_acc == history.test_acc
     assert any(not torch.equal(a, b) for a, b in zip(at_epoch_1.parameters(), net.parameters()))
@@ -158,21 +158,21 @@ def test_checkpoint_of_another_architecture_names_the_keys(tmp_path):
     path = tmp_path / "lenet.pt"
     cnnlib.save_checkpoint(path, cnnlib.models.lenet())
     with pytest.raises(cnnlib.CheckpointMismatchError) as err:
-        cnnlib.load_checkpoint(path, cnnlib.models.alexnet(input_size=112))
+        cnnlib.checkpoint.load_checkpoint(path, cnnlib.models.alexnet(input_size=112))
     message = str(err.value)
     assert message.startswith(f"检查点 {path} 与模型的结构不一致")
     assert "LeNet" in message and "AlexNet" in message
     assert "size mismatch" in message and "0.weight" in message       # 两者第 0 层形状不同
     assert "unexpected keys" in message or "missing keys" in message
     with pytest.raises(cnnlib.CheckpointMismatchError, match="missing keys"):
-        cnnlib.load_checkpoint(path, nn.Sequential(*cnnlib.models.lenet(), nn.Linear(10, 2)))
+        cnnlib.checkpoint.load_checkpoint(path, nn.Sequential(*cnnlib.models.lenet(), nn.Linear(10, 2)))
 
 
 def test_unreadable_checkpoint_is_explained(tmp_path):
     path = tmp_path / "broken.pt"
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="无法读取检查点"):
-        cnnlib.load_checkpoint(path, small_cnn())
+        cnnlib.checkpoint.load_checkpoint(path, small_cnn())
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
     python -m tools.student_edition                 # → _build/student/（笔记本）与 _build/student/_build/html/
     python -m tools.student_edition --no-html       # 只生成笔记本
     python -m tools.student_edition --out DIR
+    python -m tools.student_edition --verification DIR   # make test：nbval 执行的笔记本副本（见下）
 
 做法：
 1. 把书的源文件树（不含 _build、.venv、tests、tools、benchmarks、checks 等）复制到输出目录；真正的书不受影响。
@@ -14,6 +15,11 @@
    然后用 jupyter-book 构建（不执行笔记本、不联网）。
 
 检查单元只存在于学生版：提交的笔记本不加代码单元，它们的输出（由 make results 真实执行得到）保持不变。
+
+检查单元本身也要测试：空白作答时必须失败（并给出中文说明），提交的答案之后必须通过。为了不把笔记本
+执行两遍，``make test`` 让 nbval 执行的是 ``--verification`` 生成的副本：提交的单元和输出原样保留，
+只在每道有检查的练习处插入两个没有输出的单元（标签 ``verify``）：题目之后“空白作答再检查，必须失败”，
+答案之后“再检查，必须通过”。两者都在当时命名空间的副本里运行检查，不改变笔记本后面的单元看到的变量。
 checks 文件的格式：每一段以 `# %% <练习标签>: <答案要定义的名字…>` 开头，下面是断言；生成的检查单元
 先核对这些名字都已定义（否则给出中文提示），再运行断言，最后打印“检查通过”。
 """
@@ -116,6 +122,66 @@ def student_notebook(nb, checks):
     return nb
 
 
+# 插在副本最前面：在命名空间的副本里运行一段检查，返回它打印的文字（标准输出与标准错误都收起来）
+VERIFY_HELPER = """\
+def _cnnlib_run_check(source, namespace, answer=None):
+    import contextlib, io
+    ns = dict(namespace)
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(out):
+        if answer is not None:
+            exec(answer, ns)
+        exec(compile(source, "<check>", "exec"), ns)
+    return out.getvalue()
+"""
+
+
+def _fails_on_empty(label, check):
+    return (f"try:\n    _cnnlib_run_check({check!r}, globals(), answer={ANSWER_SOURCE!r})\n"
+            f"except AssertionError as _err:\n"
+            f"    assert any('\\u4e00' <= _c <= '\\u9fff' for _c in str(_err)), '{label}：检查失败时应给出中文说明'\n"
+            f"else:\n    raise AssertionError('{label}：空白作答时检查单元应该失败')\n")
+
+
+def verification_notebook(nb, checks):
+    """make test 用 nbval 执行的副本（nb 不被修改）：提交的单元原样保留，每道有检查的练习在题目之后插入
+    “空白作答时检查失败”、在答案之后插入“检查通过”两个单元（标签 verify，没有输出）。"""
+    nb = copy.deepcopy(nb)
+    last = {label: cells[-1]["id"] for label, cells in solution_cells(nb).items() if label in checks}
+    cells = [code_cell(VERIFY_HELPER, "verify-helper", "verify")] if checks else []
+    for cell in nb.cells:
+        cells.append(cell)
+        label = exercise_label(cell)
+        if label in checks:
+            cells.append(code_cell(_fails_on_empty(label, check_source(*checks[label])), f"{label}-empty", "verify"))
+        for label in [lb for lb, cell_id in last.items() if cell_id == cell.get("id")]:
+            check = check_source(*checks[label])
+            cells.append(code_cell(f"assert '检查通过' in _cnnlib_run_check({check!r}, globals()), "
+                                   f"'{label}：提交的答案没有通过检查单元'\n", f"{label}-pass", "verify"))
+    for cell in cells:
+        if "verify" in cell["metadata"].get("tags", []):
+            cell["execution_count"], cell["outputs"] = None, []
+    nb.cells = cells
+    nbformat.validate(nb)
+    return nb
+
+
+def write_verification(out, src=ROOT):
+    """把每个笔记本的 verification_notebook 写到 out 下的同一相对路径；返回写出的笔记本列表。"""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    written = []
+    for original in sorted((src / "chapters").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in original.parts:
+            continue
+        path = out / original.relative_to(src)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nb = verification_notebook(nbformat.read(original, as_version=4), checks_for(original, src))
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def checks_for(notebook, root=ROOT):
     rel = notebook.relative_to(root / "chapters") if (root / "chapters") in notebook.parents else None
     return load_checks(CHECKS / rel.with_suffix(".py")) if rel else {}
@@ -145,7 +211,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
     ap.add_argument("--no-html", action="store_true", help="只生成笔记本，不构建 HTML")
+    ap.add_argument("--verification", type=Path, metavar="DIR",
+                    help="只写出 make test 用 nbval 执行的笔记本副本（插入了检查单元的测试）到 DIR")
     args = ap.parse_args(argv)
+    if args.verification:
+        written = write_verification(args.verification)
+        print(f"nbval 用的笔记本副本：{len(written)} 个 → {args.verification}")
+        return
     written = make_tree(args.out)
     n_answer = n_check = 0
     for path in written:

@@ -1,6 +1,5 @@
 """书中的模型，每个家族一个模块。所有构造函数都接受 ``in_channels`` 和 ``num_classes``。"""
 from .alexnet import alexnet
-from ..modelinfo import num_params   # 也可以写 cnnlib.num_params（定义在 cnnlib.modelinfo）
 from .common import Classifier
 from .densenet import DenseBlock, conv_block, densenet, transition_block
 from .googlenet import INCEPTION_CONFIGS, Inception, googlenet
