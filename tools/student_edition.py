@@ -37,7 +37,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 ROOT = Path(__file__).resolve().parents[1]
 CHECKS = ROOT / "checks"
 # 不属于书的源文件：不复制到学生版
-SKIP = {"_build", ".venv", ".git", "_gpu", "tests", "tools", "benchmarks", "checks", "cnnlib", "results",
+SKIP = {"_build", ".venv", ".git", "_gpu", "tests", "tools", "benchmarks", "conftest.py", "checks", "cnnlib", "results",
         "__pycache__", ".ipynb_checkpoints", ".pytest_cache", "cnnlib.egg-info",
         "Makefile", "pyproject.toml", "requirements.txt", "README.md", "CONTRIBUTING.md"}
 EXERCISE = re.compile(r"^:::\{exercise\}[^\n]*\n(?:[^\n]*\n)*?:label: (\S+)", re.M)
