@@ -20,7 +20,7 @@ from . import models
 from .budget import BUDGETS, DATA_SIZES
 from .checkpoint import atomic_write
 from .data import load_fashion_mnist
-from .device import PRECISIONS, best_device
+from .device import PRECISIONS, best_device, check_precision
 from .modelinfo import count_flops, num_params
 from .training import init_xavier, train
 
@@ -98,8 +98,8 @@ def build_parser():
     t.add_argument("--test-limit", type=_positive(int), help="只用这么多张测试图像")
     t.add_argument("--budget", choices=BUDGETS, default="full",
                    help="预算（budget）：决定默认的训练集大小和轮数，默认 full")
-    t.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="数值精度（precision），默认 auto：按设备选择")
+    t.add_argument("--precision", choices=PRECISIONS,
+                   help="数值精度（precision），默认读环境变量 CNNLIB_PRECISION，不设时为 auto：按设备选择")
     t.add_argument("--device", help="设备（device），如 cpu、cuda、cuda:1；默认自动选择")
     t.add_argument("--checkpoint", help="检查点路径（checkpoint）：每轮结束后原子地写入")
     t.add_argument("--resume", action="store_true", help="从 --checkpoint 中最后完成的一轮继续（resume）")
@@ -129,6 +129,10 @@ def run_train(args):
     lr = args.lr or recipe.lr
     if args.resume and not args.checkpoint:
         raise SystemExit("--resume 需要同时给出 --checkpoint PATH（resume needs a checkpoint）")
+    try:
+        check_precision(args.precision)          # 不给 --precision 时校验环境变量 CNNLIB_PRECISION
+    except ValueError as err:
+        raise SystemExit(str(err))
     import torch
     torch.manual_seed(args.seed)
     net = init_xavier(recipe.build(resize))

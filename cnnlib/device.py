@@ -3,6 +3,7 @@
 `try_gpu` / `try_all_gpus` 与《动手学深度学习》同名同义，方便读过那本书的读者。
 """
 import contextlib
+import os
 
 import torch
 
@@ -72,16 +73,26 @@ def cpu_has_native_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-def check_precision(precision) -> str:
-    """校验精度名称，返回规范化的名称；非法时报错并列出合法取值。"""
+PRECISION_ENV = "CNNLIB_PRECISION"
+
+
+def check_precision(precision=None) -> str:
+    """校验精度名称，返回规范化的名称；非法时报错并列出合法取值。
+
+    ``precision=None`` 时读环境变量 ``CNNLIB_PRECISION``（不设时为 ``'auto'``）：不改代码就能在有 bf16 的
+    机器上复现笔记本电脑的 fp32 运行（``CNNLIB_PRECISION=fp32``）。显式传入的值优先于环境变量。
+    """
+    source = ""
+    if precision is None:
+        precision, source = os.environ.get(PRECISION_ENV, "").strip() or "auto", f"（环境变量 {PRECISION_ENV}）"
     value = str(precision).strip().lower()
     if value not in PRECISIONS:
-        raise ValueError(f"未知的数值精度（precision）{precision!r}：合法取值为 {', '.join(PRECISIONS)}。")
+        raise ValueError(f"未知的数值精度（precision）{precision!r}{source}：合法取值为 {', '.join(PRECISIONS)}。")
     return value
 
 
-def resolve_precision(precision="auto", device=None) -> str:
-    """把 ``precision`` 落实为 ``'fp32'``、``'bf16'`` 或 ``'fp16'``。
+def resolve_precision(precision=None, device=None) -> str:
+    """把 ``precision``（``None`` 时见 :func:`check_precision`）落实为 ``'fp32'``、``'bf16'`` 或 ``'fp16'``。
 
     ``'auto'`` 的规则：CUDA 上 GPU 支持 bf16 时用 bf16（Ampere 及以后），否则用 fp16 加梯度缩放
     （Colab 的 T4 属于这种）；CPU 上只在有原生 bf16 指令时用 bf16，否则 fp32；MPS 上用 fp32

@@ -6,7 +6,7 @@
 
 - 数据整块驻留在设备上（见 :mod:`cnnlib.data`）；损失与正确数在设备上累加，每轮只同步少数几次
   （刷新进度条、曲线和检查 NaN 时，见 :class:`_Monitor`），GPU 不会因为每个批量都 ``.item()`` 而停下来等待；
-- 数值精度按设备自动选择（``precision="auto"``，见 :func:`cnnlib.device.resolve_precision`），卷积网络改用
+- 数值精度默认按设备自动选择（``"auto"``；环境变量 ``CNNLIB_PRECISION`` 可改，见 :mod:`cnnlib.device`），卷积网络改用
   channels_last 内存布局，评估与训练用同样的设置；``precision="fp32"`` 全部关闭；
 - 第一行打印设备、精度、内存布局、预算、数据来源和"图像数 × 轮数"，最后打印总结；
 - 损失变成 NaN/inf 时停止并提示调低学习率；按 Ctrl-C 时干净地停下，模型保留已训练的权重，返回已有的历史；
@@ -25,7 +25,7 @@ from torch import nn
 
 from .budget import get_budget
 from .checkpoint import load_checkpoint, save_checkpoint
-from .device import autocast, best_device, resolve_precision
+from .device import autocast, best_device, check_precision, resolve_precision
 from .plot import LivePlot, in_notebook, zh
 
 # 设置了这个环境变量时，每次训练结束都把结果追加到它指向的文件（make results 用，见 cnnlib.results.record_run）
@@ -132,10 +132,10 @@ def _all_sum(*values: torch.Tensor) -> list:
 
 
 @torch.no_grad()
-def evaluate_accuracy(net: nn.Module, data_iter, device=None, precision="auto", channels_last=None) -> float:
+def evaluate_accuracy(net: nn.Module, data_iter, device=None, precision=None, channels_last=None) -> float:
     """在 ``data_iter`` 上的分类准确率。
 
-    ``precision`` 与 :func:`train` 相同（默认按设备自动选择）；``channels_last`` 默认跟随模型
+    ``precision`` 与 :func:`train` 相同（默认读 ``CNNLIB_PRECISION``，不设时按设备自动选择）；``channels_last`` 默认跟随模型
     卷积权重的内存布局。
     """
     if device is None:
@@ -192,7 +192,8 @@ class _Setup:
 
 def _setup(net, device, precision, channels_last, optimizer, lr, loss) -> _Setup:
     device = torch.device(device) if device is not None else best_device()
-    requested, precision = precision, resolve_precision(precision, device)
+    requested = check_precision(precision)
+    precision = resolve_precision(requested, device)
     if channels_last is None:  # 在两核 CPU 上实测 fp32 与 bf16 的卷积网络都因此更快；MPS 上不开
         channels_last = requested != "fp32" and device.type in ("cpu", "cuda") and _has_conv(net)
     if device.type == "cuda":
@@ -316,7 +317,7 @@ def _train_epoch(s: _Setup, train_iter, epoch, monitor: _Monitor, history, lr):
 
 def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=None, loss=None,
           budget=None, plot=None, progress=True, updates_per_epoch=4, min_redraw_seconds=2.0,
-          checkpoint=None, resume=False, precision="auto", channels_last=None, compile=False,
+          checkpoint=None, resume=False, precision=None, channels_last=None, compile=False,
           on_epoch_end=None):
     """用小批量随机梯度下降训练分类模型，返回 :class:`History`。
 
@@ -335,8 +336,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
     min_redraw_seconds : 轮内两次重画曲线之间至少间隔的秒数（每轮结束时总会重画）。
     checkpoint : 检查点路径；给出时每轮结束后保存一次（被中断时保留最后完成的那一轮）。
     resume : 为 True 且 ``checkpoint`` 已存在时，从其中最后完成的一轮之后继续训练。
-    precision : ``'auto'``（默认，按设备选择）、``'fp32'``（关闭混合精度与 channels_last）、
-        ``'bf16'`` 或 ``'fp16'``（自动混合精度；fp16 同时使用梯度缩放）。
+    precision : ``'auto'``（按设备选择）、``'fp32'``（关闭混合精度与 channels_last）、``'bf16'`` 或
+        ``'fp16'``（自动混合精度；fp16 同时使用梯度缩放）。默认读环境变量 ``CNNLIB_PRECISION``，不设时为 ``'auto'``。
     channels_last : 是否把卷积网络和输入改成 channels_last 内存布局；默认除 ``precision='fp32'`` 外
         对 CPU 和 CUDA 上的卷积网络开启。
     compile : 为 True（或一个传给 ``torch.compile`` 的参数字典）时用 ``torch.compile`` 编译模型。

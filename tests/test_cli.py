@@ -46,6 +46,20 @@ def test_train_writes_metrics_and_a_checkpoint_then_resumes(tmp_path, data_dir, 
     assert m2["history"]["epoch"] == [1, 2] and m2["history"]["train_loss"][0] == m["history"]["train_loss"][0]
 
 
+def test_precision_comes_from_the_environment_unless_given(tmp_path, data_dir, capsys, monkeypatch):
+    metrics = tmp_path / "m.json"
+    common = ["train", "lenet", "--budget", "smoke", "--data-dir", str(data_dir), "--device", "cpu",
+              "--metrics", str(metrics)]
+    monkeypatch.setenv("CNNLIB_PRECISION", "fp32")
+    code, out, _ = run(common, capsys)
+    assert code == 0 and "precision=fp32 | contiguous" in out.splitlines()[0]
+    assert json.loads(metrics.read_text(encoding="utf-8"))["config"]["precision"] == "fp32"
+    monkeypatch.setenv("CNNLIB_PRECISION", "double")
+    with pytest.raises(SystemExit) as err:
+        cli.main(common)
+    assert "CNNLIB_PRECISION" in str(err.value.code) and "auto, fp32, bf16, fp16" in str(err.value.code)
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["train", "resnet"], ["未知的模型", "lenet, alexnet, vgg, nin, googlenet, bn_lenet, resnet18, densenet"]),
     (["train", "lenet", "--precision", "fp64"], ["参数错误", "'auto', 'fp32', 'bf16', 'fp16'"]),

@@ -239,6 +239,26 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
         cnnlib.resolve_precision("half", "cpu")
 
 
+def test_precision_switch_from_the_environment(tiny, monkeypatch):
+    # CNNLIB_PRECISION：不改代码就能在有 bf16 的机器上复现笔记本电脑的 fp32 运行；显式参数优先
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.delenv("CNNLIB_PRECISION", raising=False)
+    assert cnnlib.resolve_precision(device="cpu") == "bf16"
+    monkeypatch.setenv("CNNLIB_PRECISION", " FP32 ")
+    assert cnnlib.resolve_precision(device="cpu") == "fp32"
+    assert cnnlib.resolve_precision("bf16", "cpu") == "bf16" and cnnlib.resolve_precision("auto", "cpu") == "bf16"
+    h = cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False)
+    assert (h.precision, h.memory_format) == ("fp32", "contiguous")   # 与 precision="fp32" 相同
+    h = cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False,
+                     precision="bf16")
+    assert (h.precision, h.memory_format) == ("bf16", "channels_last")
+    monkeypatch.setenv("CNNLIB_PRECISION", "fp64")
+    with pytest.raises(ValueError, match="CNNLIB_PRECISION.*auto, fp32, bf16, fp16"):
+        cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False)
+    with pytest.raises(ValueError, match="CNNLIB_PRECISION"):
+        cnnlib.evaluate_accuracy(small_cnn(), tiny()[1], device="cpu")
+
+
 def test_cpu_bf16_detection_agrees_with_the_cpu_flags():
     flags = open("/proc/cpuinfo", encoding="utf-8").read() if os.path.exists("/proc/cpuinfo") else ""
     if not flags:
