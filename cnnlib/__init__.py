@@ -5,11 +5,9 @@
 学生读的核心
 - ``cnnlib.device``    ：设备与数值精度（best_device、try_gpu、resolve_precision、autocast）
 - ``cnnlib.budget``    ：训练预算 smoke / small / full
-- ``cnnlib.data``      ：Fashion-MNIST 的读取、整块驻留在设备上的加载器、批量增广
-- ``cnnlib.datafiles`` ：数据文件的校验（大小、文件头、标签范围、校验和）
+- ``cnnlib.data``      ：Fashion-MNIST 的加载器与批量增广（数据文件的校验与下载在 ``cnnlib.datafiles``）
 - ``cnnlib.ops``       ：第 1 章从零实现的互相关、汇聚与尺寸公式（如 ``cnnlib.ops.corr2d``）
-- ``cnnlib.training``  ：训练循环 ``train`` 与评估
-- ``cnnlib.checkpoint``：检查点的原子写入、读取与结构核对
+- ``cnnlib.training``  ：训练循环 ``train`` 与评估；检查点在 ``cnnlib.checkpoint``
 - ``cnnlib.modelinfo`` ：参数量、FLOPs、逐层摘要，以及它们共用的 meta 设备前向
 - ``cnnlib.plot``      ：中文字体、图像网格、实时曲线
 - ``cnnlib.models``    ：书中的模型（LeNet、AlexNet、VGG、NiN、GoogLeNet、BN-LeNet、ResNet、DenseNet）

@@ -1,11 +1,7 @@
-"""检查点：原子写入、读取与结构核对。
-
-- :func:`atomic_write` 先写同目录下的临时文件，再用 ``os.replace`` 换上去：中途出错或断电时，原来的
-  文件原样保留，也不会留下半个文件。检查点、执行记录和命令行的指标文件都用它写；
-- :func:`save_checkpoint` / :func:`load_checkpoint` 保存、恢复模型（以及优化器、梯度缩放器、随机数
-  状态和训练历史），``cnnlib.train(checkpoint=..., resume=True)`` 用它们；
-- :func:`read_checkpoint` 用 ``weights_only=True`` 读取（不执行文件里的任意代码），:func:`mismatches`
-  列出检查点与模型对不上的参数；迁移学习的 :func:`cnnlib.transfer.load_backbone` 也用这两个函数。
+"""检查点：原子写入（:func:`atomic_write`，检查点、执行记录和指标文件都用它写）、:func:`save_checkpoint` /
+:func:`load_checkpoint`（``train(checkpoint=..., resume=True)`` 用它们），以及 :func:`read_checkpoint`
+（``weights_only=True``，不执行文件里的任意代码）和 :func:`mismatches`（与模型对不上的参数），
+迁移学习的 :func:`cnnlib.transfer.load_backbone` 也用这两个。
 """
 import contextlib
 import os

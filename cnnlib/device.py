@@ -77,11 +77,8 @@ PRECISION_ENV = "CNNLIB_PRECISION"
 
 
 def check_precision(precision=None) -> str:
-    """校验精度名称，返回规范化的名称；非法时报错并列出合法取值。
-
-    ``precision=None`` 时读环境变量 ``CNNLIB_PRECISION``（不设时为 ``'auto'``）：不改代码就能在有 bf16 的
-    机器上复现笔记本电脑的 fp32 运行（``CNNLIB_PRECISION=fp32``）。显式传入的值优先于环境变量。
-    """
+    """校验精度名称，返回规范化的名称；非法时报错并列出合法取值。``precision=None`` 时读环境变量
+    ``CNNLIB_PRECISION``（不设时为 ``'auto'``），所以显式传入的值优先于环境变量。"""
     source = ""
     if precision is None:
         precision, source = os.environ.get(PRECISION_ENV, "").strip() or "auto", f"（环境变量 {PRECISION_ENV}）"

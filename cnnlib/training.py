@@ -8,10 +8,9 @@
   （刷新进度条、曲线和检查 NaN 时，见 :class:`_Monitor`），GPU 不会因为每个批量都 ``.item()`` 而停下来等待；
 - 数值精度默认按设备自动选择（``"auto"``；环境变量 ``CNNLIB_PRECISION`` 可改，见 :mod:`cnnlib.device`），卷积网络改用
   channels_last 内存布局，评估与训练用同样的设置；``precision="fp32"`` 全部关闭；
-- 第一行打印设备、精度、内存布局、预算、数据来源和"图像数 × 轮数"，最后打印总结；
-- 损失变成 NaN/inf 时停止并提示调低学习率；按 Ctrl-C 时干净地停下，模型保留已训练的权重，返回已有的历史；
-- 给出 ``checkpoint`` 时每轮结束后原子地写入检查点；``resume=True`` 从最后完成的一轮继续，结果与不中断时
-  完全相同（同一台机器上）；
+- 第一行打印设备、精度、内存布局、预算、数据来源和"图像数 × 轮数"，最后打印总结；损失变成 NaN/inf 时
+  停止并提示调低学习率；按 Ctrl-C 时干净地停下，模型保留已训练的权重，返回已有的历史；
+- 给出 ``checkpoint`` 时每轮结束后写入检查点，``resume=True`` 从最后完成的一轮继续，结果与不中断时相同；
 - 由 ``torchrun`` 启动时用 ``DistributedDataParallel``：各进程训练自己那一份数据（``TensorLoader.shard``），
   指标在进程间求和，只有 0 号进程打印、画图和写检查点。
 """
@@ -50,9 +49,9 @@ class History:
     def __len__(self):
         return len(self.epoch)
 
-    def append(self, epoch, train_loss, train_acc, test_acc, seconds, examples_per_sec):
-        for name, value in zip(("epoch", "train_loss", "train_acc", "test_acc", "time", "examples_per_sec"),
-                               (epoch, train_loss, train_acc, test_acc, seconds, examples_per_sec)):
+    def append(self, *values):
+        """追加一轮：epoch, train_loss, train_acc, test_acc, time, examples_per_sec（与上面各列表同序）。"""
+        for name, value in zip(("epoch", "train_loss", "train_acc", "test_acc", "time", "examples_per_sec"), values):
             getattr(self, name).append(value)
 
     def as_dict(self):
