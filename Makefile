@@ -2,6 +2,7 @@
 #   make book     安装依赖并构建 HTML 书（_build/html/index.html）
 #   make test     安装依赖、构建 HTML 书，再运行全部测试（单元测试 + 以 smoke 预算执行每个笔记本的 nbval + 检查构建好的书）
 #   make results  以当前环境的预算（CPU 上为 small）重新执行所有笔记本并写回输出
+#   make verify   每个训练笔记本在 fp32 与 auto 下以 small 预算执行（不写回），结果 → results/verify.json
 #   make bench    计算性能基准（与 d2l 并排、峰值、各模型吞吐与时间分布）→ results/performance.json 与附录“计算性能”
 #   make check-html  在断网的无头 Chromium 里检查 make book 的结果（公式、图、训练输出、搜索、答案），截图在 _build/check-html/
 #   make student  学生版：去掉参考答案、加上作答与检查单元的笔记本（_build/student/）及其 HTML（_build/student/_build/html/）
@@ -24,10 +25,10 @@ export CNNLIB_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all book test results bench parity venv fonts chromium check-html student clean help
+.PHONY: all book test results verify bench parity venv fonts chromium check-html student clean help
 all: help
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -85,6 +86,10 @@ test: book chromium
 # NB=路径 只执行指定的笔记本，例如 make results NB=chapters/ch02_classic/nin.ipynb
 results: venv fonts
 	$(BIN)/python -m tools.execute_notebooks $(or $(NB),$(NOTEBOOKS))
+
+# 验证矩阵（不属于 CI：两核上全部约一小时）：在内存里的副本中执行，提交的笔记本不变；NB=路径 只验证指定的笔记本
+verify: venv fonts
+	$(BIN)/python -m tools.verify_notebooks $(NB)
 
 # 计算性能基准（不属于测试；结果随机器而变，两核上约 7 分钟，运行时机器上不要有别的重负载）：
 # 写出 results/performance.json，再重新执行由它生成的附录一页

@@ -75,6 +75,46 @@ def execution_order(paths):
     return producers + sorted(readers, key=reads_readers)   # 稳定排序：其余的相对顺序不变
 
 
+def execute(path: Path, timeout: int, env=None):
+    """在笔记本所在的目录里执行它（不写回文件），返回 ``(执行后的笔记本, 记录条目)``。
+
+    ``env`` 中的环境变量在执行期间生效（内核继承本进程的环境），之后恢复。记录条目是执行日期、预算、
+    机器、总耗时和每次 ``cnnlib.train`` 的一行（经 ``CNNLIB_RECORD`` 收集）。执行出错时抛出 nbclient 的
+    ``CellExecutionError``，它的 ``runs`` 与 ``wall_seconds`` 属性是出错之前的训练记录和耗时。
+    """
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)  # 上次执行留下的小部件状态：这次执行若有小部件会重新写入
+    fd, runs = tempfile.mkstemp(suffix=".jsonl")
+    os.close(fd)
+    saved = {k: os.environ.get(k) for k in (*(env or {}), RECORD_ENV)}
+    os.environ.update({**(env or {}), RECORD_ENV: runs})  # cnnlib.train 每次训练往这个文件追加一行
+    budget = get_budget()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    executed = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except Exception as err:
+        err.runs, err.wall_seconds = read_runs(runs), round(time.perf_counter() - start, 1)
+        raise
+    finally:
+        elapsed = round(time.perf_counter() - start, 1)
+        rows = read_runs(runs)
+        os.remove(runs)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return nb, {"executed": executed, "budget": budget, "wall_seconds": elapsed, "machine": machine(), "runs": rows}
+
+
+def read_runs(path) -> list:
+    text = Path(path).read_text(encoding="utf-8") if os.path.exists(path) else ""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
@@ -90,22 +130,10 @@ def main(argv=None):
     print(f"预算 budget: {budget}", flush=True)
     total = time.perf_counter()
     for path in execution_order(args.notebooks):
-        nb = nbformat.read(path, as_version=4)
-        nb.metadata.pop("widgets", None)  # 上次执行留下的小部件状态：这次执行若有小部件会重新写入
-        runs = Path(tempfile.mkstemp(suffix=".jsonl")[1])
-        os.environ[RECORD_ENV] = str(runs)  # 内核继承环境变量：cnnlib.train 每次训练追加一行
-        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3", coalesce_streams=True,
-                                resources={"metadata": {"path": str(path.parent)}})
-        executed = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        start = time.perf_counter()
-        client.execute()
-        elapsed = time.perf_counter() - start
+        nb, entry = execute(path, args.timeout)
         nbformat.write(nb, path)
-        rows = [json.loads(line) for line in runs.read_text(encoding="utf-8").splitlines() if line.strip()]
-        runs.unlink()
-        save_record(path, {"executed": executed, "budget": budget, "wall_seconds": round(elapsed, 1),
-                           "machine": machine(), "runs": rows})
-        print(f"{elapsed:7.1f} s  {path}", flush=True)
+        save_record(path, entry)
+        print(f"{entry['wall_seconds']:7.1f} s  {path}", flush=True)
     print(f"{time.perf_counter() - total:7.1f} s  合计", flush=True)
 
 

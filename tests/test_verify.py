@@ -1,0 +1,53 @@
+"""make verify（tools/verify_notebooks.py）：在内存里按不同精度执行笔记本，记下通过与否、失败的断言和最终指标，
+不改动笔记本本身。"""
+import json
+
+import nbformat
+import pytest
+
+import cnnlib
+from tools import verify_notebooks
+
+TRAIN = '''import os, torch, cnnlib
+from torch import nn
+assert os.environ["CNNLIB_BUDGET"] == "smoke" and os.environ["CNNLIB_SEED"] == "0"
+torch.manual_seed(0)
+X, y = torch.randint(0, 256, (64, 8, 8), dtype=torch.uint8), torch.randint(0, 3, (64,))
+loader = cnnlib.TensorLoader(X, y, 32, shuffle=True, device="cpu")
+net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+h = cnnlib.train(net, loader, loader, 1, 0.1, device="cpu", progress=False, plot=False)
+print(h.precision)'''
+
+
+def notebook(tmp_path, name, *sources):
+    path = tmp_path / name
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+    return path
+
+
+def test_verify_records_precision_metrics_and_the_failing_assert(tmp_path):
+    good = notebook(tmp_path, "good.ipynb", TRAIN)
+    bad = notebook(tmp_path, "bad.ipynb", "x = 1", 'assert x + 1 == 3, "一加一不等于三"')
+    before = good.read_bytes(), bad.read_bytes()
+    out = tmp_path / "verify.json"
+    code = verify_notebooks.main([str(good), str(bad), "--precisions", "fp32", "auto", "--budget", "smoke",
+                                  "--out", str(out)])
+    assert code == 1                                      # 有一个失败
+    assert (good.read_bytes(), bad.read_bytes()) == before   # 提交的笔记本不被改动
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert len(rows) == 4
+    fp32, auto = rows[f"{good}|fp32|0"], rows[f"{good}|auto|0"]
+    assert fp32["passed"] and fp32["resolved"] == ["fp32"] and fp32["budget"] == "smoke"
+    assert auto["resolved"] == [cnnlib.resolve_precision("auto", "cpu")]
+    assert fp32["final"][0]["model"] == "Sequential" and 0 <= fp32["final"][0]["test_acc"] <= 1
+    assert fp32["machine"]["cpu_count"] and fp32["wall_seconds"] > 0
+    failed = rows[f"{bad}|fp32|0"]
+    assert not failed["passed"] and failed["error"]["ename"] == "AssertionError"
+    assert failed["error"]["line"] == 'assert x + 1 == 3, "一加一不等于三"' and "一加一不等于三" in failed["error"]["evalue"]
+
+
+def test_seeds_other_than_zero_need_a_seed_aware_notebook(tmp_path):
+    path = notebook(tmp_path, "fixed_seed.ipynb", "import torch; torch.manual_seed(0)")
+    with pytest.raises(SystemExit, match="CNNLIB_SEED"):
+        verify_notebooks.main([str(path), "--seeds", "0", "1", "--out", str(tmp_path / "v.json")])
+    assert not (tmp_path / "v.json").exists()
