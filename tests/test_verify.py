@@ -27,7 +27,8 @@ def notebook(tmp_path, name, *sources):
 
 def test_verify_records_precision_metrics_and_the_failing_assert(tmp_path):
     good = notebook(tmp_path, "good.ipynb", TRAIN)
-    bad = notebook(tmp_path, "bad.ipynb", "x = 1", 'assert x + 1 == 3, "一加一不等于三"')
+    # 失败的断言在单元的第 11 行：IPython 的箭头这时是“---> 11”，不是“----> 5”那样
+    bad = notebook(tmp_path, "bad.ipynb", "x = 1", "\n" * 10 + 'assert x + 1 == 3, "一加一不等于三"')
     before = good.read_bytes(), bad.read_bytes()
     out = tmp_path / "verify.json"
     code = verify_notebooks.main([str(good), str(bad), "--precisions", "fp32", "auto", "--budget", "smoke",

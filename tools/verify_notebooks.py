@@ -41,10 +41,11 @@ def reads_seed(path: Path) -> bool:
 
 
 def failure(err) -> dict:
-    """出错的单元：异常名、消息，以及 IPython 回溯中标着 ``---->`` 的那一行代码（通常就是失败的 assert）。"""
+    """出错的单元：异常名、消息，以及 IPython 回溯中箭头指着的那一行代码（通常就是失败的 assert）。"""
     trace = getattr(err, "traceback", None) or ""
     lines = ANSI.sub("", trace if isinstance(trace, str) else "\n".join(trace)).splitlines()
-    marked = [re.sub(r"^\s*\d+\s", "", line.split("---->", 1)[1]).strip() for line in lines if "---->" in line]
+    # IPython 把箭头补齐到行号前：第 5 行是“----> 5”，第 11 行是“---> 11”
+    marked = [m.group(1).strip() for line in lines if (m := re.match(r"\s*-+> ?\s*\d+ (.*)$", line))]
     return {"ename": getattr(err, "ename", type(err).__name__), "evalue": getattr(err, "evalue", str(err))[:500],
             "line": marked[-1] if marked else None}
 
