@@ -132,11 +132,8 @@ def _all_sum(*values: torch.Tensor) -> list:
 
 @torch.no_grad()
 def evaluate_accuracy(net: nn.Module, data_iter, device=None, precision=None, channels_last=None) -> float:
-    """在 ``data_iter`` 上的分类准确率。
-
-    ``precision`` 与 :func:`train` 相同（默认读 ``CNNLIB_PRECISION``，不设时按设备自动选择）；``channels_last`` 默认跟随模型
-    卷积权重的内存布局。
-    """
+    """在 ``data_iter`` 上的分类准确率。``precision`` 与 :func:`train` 相同（默认读 ``CNNLIB_PRECISION``，
+    不设时按设备自动选择）；``channels_last`` 默认跟随模型卷积权重的内存布局。"""
     if device is None:
         device = next(net.parameters()).device
     device = torch.device(device)
@@ -169,7 +166,6 @@ def _progress(total, enabled, initial=0):
         from tqdm.std import tqdm
     else:
         from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=initial, unit="batch", leave=True, dynamic_ncols=True)
 
 
@@ -215,8 +211,12 @@ def _wrap(s: _Setup, compile):
         s.eval_model = s.model
 
 
+def _num_examples(train_iter):   # 整个训练集的图像数（多进程时是所有进程合计）；DataLoader 可能没有
+    return getattr(train_iter, "total_examples", getattr(train_iter, "num_examples", None))
+
+
 def _first_line(s: _Setup, budget, train_iter, num_epochs, done) -> str:
-    num_examples = getattr(train_iter, "total_examples", getattr(train_iter, "num_examples", None))
+    num_examples = _num_examples(train_iter)
     images = f"{num_examples} 张图像" if num_examples is not None else f"{len(train_iter)} 个批量"
     layout = "channels_last" if s.channels_last else "contiguous"
     line = (f"device={s.device} | precision={s.precision} | {layout} | budget={budget} | "
@@ -414,6 +414,6 @@ def _report(net, history, budget, train_iter, num_epochs, lr, input_shape, speed
 
         record_run(os.environ[RECORD_ENV].strip(), net, history, budget=budget,
                    data=getattr(train_iter, "source", "?"),
-                   images=getattr(train_iter, "total_examples", getattr(train_iter, "num_examples", None)),
+                   images=_num_examples(train_iter),
                    epochs=num_epochs, batch_size=getattr(train_iter, "batch_size", None), lr=lr,
                    input_shape=input_shape, examples_per_sec=speed, seconds=seconds)

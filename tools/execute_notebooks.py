@@ -80,7 +80,7 @@ def execute(path: Path, timeout: int, env=None):
 
     ``env`` 中的环境变量在执行期间生效（内核继承本进程的环境），之后恢复。记录条目是执行日期、预算、
     机器、总耗时和每次 ``cnnlib.train`` 的一行（经 ``CNNLIB_RECORD`` 收集）。执行出错时抛出 nbclient 的
-    ``CellExecutionError``，它的 ``runs`` 与 ``wall_seconds`` 属性是出错之前的训练记录和耗时。
+    ``CellExecutionError``，它的 ``entry`` 属性是同样的记录条目（只含出错之前的训练）。
     """
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)  # 上次执行留下的小部件状态：这次执行若有小部件会重新写入
@@ -92,27 +92,29 @@ def execute(path: Path, timeout: int, env=None):
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
     executed = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    start = time.perf_counter()
+    start, error = time.perf_counter(), None
     try:
-        client.execute()
-    except Exception as err:
-        err.runs, err.wall_seconds = read_runs(runs), round(time.perf_counter() - start, 1)
-        raise
+        try:
+            client.execute()
+        except Exception as err:      # 出错时也留下出错之前的训练记录与耗时（make verify 要用）
+            error = err
+        entry = {"executed": executed, "budget": budget, "wall_seconds": round(time.perf_counter() - start, 1),
+                 "machine": machine(), "runs": read_runs(runs)}
     finally:
-        elapsed = round(time.perf_counter() - start, 1)
-        rows = read_runs(runs)
         os.remove(runs)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return nb, {"executed": executed, "budget": budget, "wall_seconds": elapsed, "machine": machine(), "runs": rows}
+    if error is not None:
+        error.entry = entry
+        raise error
+    return nb, entry
 
 
 def read_runs(path) -> list:
-    text = Path(path).read_text(encoding="utf-8") if os.path.exists(path) else ""
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def main(argv=None):

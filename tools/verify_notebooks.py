@@ -60,14 +60,13 @@ def verify(path: Path, precision: str, seed: int, budget: str, timeout: int) -> 
         _, entry = execute(path, timeout, env)
         row.update(passed=True, error=None)
     except Exception as err:          # 断言失败或其他错误：记下来，继续下一个
-        entry = {"runs": getattr(err, "runs", []), "wall_seconds": getattr(err, "wall_seconds", None),
-                 "budget": budget}
+        entry = err.entry
         row.update(passed=False, error=failure(err))
     runs = entry["runs"]
     row.update(budget=entry["budget"], wall_seconds=entry["wall_seconds"],
                resolved=sorted({r["precision"] for r in runs}),
-               final=[{"model": r["model"], **r["final"]} for r in runs], machine=entry.get("machine"),
-               executed=entry.get("executed"))
+               final=[{"model": r["model"], **r["final"]} for r in runs], machine=entry["machine"],
+               executed=entry["executed"])
     return row
 
 
