@@ -25,7 +25,7 @@ export CNNLIB_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all book test results verify bench parity venv fonts chromium check-html student clean help
+.PHONY: all book test results verify bench venv fonts chromium check-html student clean help
 all: help
 help:
 	@sed -n '2,9p' Makefile
@@ -96,10 +96,6 @@ verify: venv fonts
 bench: venv fonts
 	$(BIN)/python benchmarks/performance.py
 	$(BIN)/python -m tools.execute_notebooks chapters/appendix/performance.ipynb
-
-# fp32 与 precision="auto" 的 small 预算训练并排比较准确率（两核上约 40 分钟）
-parity: venv
-	mkdir -p _build && $(BIN)/python benchmarks/precision_parity.py --json _build/parity.json
 
 clean:
 	rm -rf _build

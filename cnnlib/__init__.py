@@ -21,23 +21,23 @@
 import importlib
 
 from . import models, ops
-from .budget import get_budget, pick
+from .budget import get_budget, get_seed, pick
 from .checkpoint import CheckpointMismatchError, save_checkpoint
 from .data import Augment, TensorLoader, data_source, get_text_labels, load_fashion_mnist
 from .device import best_device, resolve_precision
 from .modelinfo import count_flops, num_params, summary
 from .plot import HAS_CJK, show_images, zh
-from .training import TrainingDiverged, evaluate_accuracy, init_he, init_xavier, train
+from .training import TrainingDiverged, cosine_lr, evaluate_accuracy, init_he, init_xavier, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     # 设备与预算
-    "best_device", "resolve_precision", "get_budget", "pick",
+    "best_device", "resolve_precision", "get_budget", "get_seed", "pick",
     # 数据
     "load_fashion_mnist", "TensorLoader", "Augment", "get_text_labels", "data_source",
     # 训练与检查点
-    "train", "evaluate_accuracy", "init_xavier", "init_he", "TrainingDiverged",
+    "train", "cosine_lr", "evaluate_accuracy", "init_xavier", "init_he", "TrainingDiverged",
     "save_checkpoint", "CheckpointMismatchError",
     # 模型与它们的量
     "models", "num_params", "count_flops", "summary",

@@ -6,6 +6,7 @@
 :func:`cnnlib.train` 的一行（模型名、参数量、每张图像的 FLOPs、输入形状、设备、精度、吞吐、最终指标……）。
 那一行由 :func:`record_run` 写：环境变量 ``CNNLIB_RECORD`` 指向一个文件时，训练结束后追加到那个文件里。
 """
+import hashlib
 import json
 import os
 import platform
@@ -23,6 +24,8 @@ RECORD_URL = "https://raw.githubusercontent.com/cnn-book-zh/cnn-book/main/result
 TOC_PATH = Path("_toc.yml")
 BENCHMARK_PATH = Path("results") / "performance.json"
 BENCHMARK_URL = RECORD_URL.replace("notebooks.json", "performance.json")
+VERIFY_PATH = Path("results") / "verify.json"
+VERIFY_URL = RECORD_URL.replace("notebooks.json", "verify.json")
 
 
 def machine() -> dict:
@@ -133,6 +136,21 @@ def load_benchmark(path=None, download=True) -> dict:
     if missing:
         raise ValueError(f"基准结果的格式不对（invalid benchmark file）：缺少 {', '.join(missing)}；请重新运行 make bench。")
     return bench
+
+
+def load_verification(path=None, download=True) -> dict:
+    """读取 ``make verify`` 的验证矩阵：“笔记本|精度|种子”→ 那次执行的结果（规则同 :func:`load_record`）。"""
+    matrix = _read(path, VERIFY_PATH, VERIFY_URL, "验证矩阵", "make verify", download)
+    if not all({"notebook", "precision", "seed", "passed", "final"} <= set(v) for v in matrix.values()):
+        raise ValueError("验证矩阵的格式不对（invalid verify.json）：请重新运行 make verify。")
+    return matrix
+
+
+def code_digest(path) -> str:
+    """笔记本全部代码单元的源代码的摘要（SHA-256 的前 12 位）：代码没变，摘要就不变。"""
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()[:12]
 
 
 def trained_models(record: dict) -> list:

@@ -88,6 +88,25 @@ def init_he(net: nn.Module) -> nn.Module:
     return net
 
 
+class cosine_lr:
+    """余弦学习率，作为 ``train(..., lr=cnnlib.cosine_lr(0.1))`` 的 ``lr``：前 ``warmup`` 比例的批量里从接近 0
+    线性升到 ``peak``（预热），然后按余弦曲线降到接近 0。调用 ``cosine_lr(peak)(t)`` 得到训练进度
+    ``t``（0 到 1，已训练批量占全部批量的比例）处的学习率。"""
+
+    def __init__(self, peak: float, warmup: float = 0.0):
+        if not (peak > 0 and math.isfinite(peak) and 0 <= warmup < 1):
+            raise ValueError(f"cosine_lr 需要 peak > 0、0 ≤ warmup < 1，得到 peak={peak}、warmup={warmup}")
+        self.peak, self.warmup = peak, warmup
+
+    def __call__(self, t: float) -> float:
+        if t < self.warmup:
+            return self.peak * t / self.warmup
+        return self.peak * (1 + math.cos(math.pi * (t - self.warmup) / (1 - self.warmup))) / 2
+
+    def __repr__(self):
+        return f"cosine_lr(peak={self.peak}, warmup={self.warmup})"
+
+
 def num_correct(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """预测正确的样本数（仍在设备上的标量张量，不触发同步）。"""
     return (y_hat.argmax(dim=1) == y).sum()
@@ -196,7 +215,8 @@ def _setup(net, device, precision, channels_last, optimizer, lr, loss) -> _Setup
     net.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     rank, world = _dist()
     return _Setup(device, precision, channels_last, net, net,
-                  optimizer or torch.optim.SGD(net.parameters(), lr=lr), loss or nn.CrossEntropyLoss(),
+                  optimizer or torch.optim.SGD(net.parameters(), lr=lr(0.0) if callable(lr) else lr),
+                  loss or nn.CrossEntropyLoss(),
                   torch.amp.GradScaler(device.type, enabled=precision == "fp16"), rank, world)
 
 
@@ -290,6 +310,9 @@ def _train_epoch(s: _Setup, train_iter, epoch, monitor: _Monitor, history, lr):
     correct = torch.zeros((), device=s.device, dtype=torch.long)
     n = 0
     for i, (X, y) in enumerate(train_iter):
+        if callable(lr):   # 学习率随训练进度变化：取这个批量中点处的值，写进优化器的每个参数组
+            for group in s.optimizer.param_groups:
+                group["lr"] = lr((epoch - 1 + (i + 0.5) / monitor.num_batches) / monitor.num_epochs)
         X, y = _prepare(X, s.device, s.channels_last), y.to(s.device, non_blocking=True)
         with autocast(s.device, s.precision):
             y_hat = s.model(X)
@@ -309,7 +332,7 @@ def _train_epoch(s: _Setup, train_iter, epoch, monitor: _Monitor, history, lr):
             if not math.isfinite(mean_loss):
                 raise TrainingDiverged(
                     f"第 {epoch} 轮第 {i + 1} 个批量时损失变成了 {mean_loss}（loss is not finite）："
-                    f"学习率 lr={lr} 可能太大，请调低学习率后重新初始化模型再训练。", history)
+                    f"学习率 lr={lr!r} 可能太大，请调低学习率后重新初始化模型再训练。", history)
             monitor.update(epoch, i, mean_loss, acc)
     return mean_loss, acc, int(seen), time.perf_counter() - t0 - monitor.drawing, tuple(X.shape[1:])
 
@@ -324,7 +347,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
     ----
     net : 待训练的模型，会被移动到 ``device`` 上并原地更新。
     train_iter, test_iter : 产生 ``(X, y)`` 的可迭代对象（如 :func:`cnnlib.load_fashion_mnist` 的返回值）。
-    num_epochs, lr : 轮数与学习率。
+    num_epochs, lr : 轮数与学习率；``lr`` 也可以是训练进度 t（0 到 1）的函数，每个批量按它设置学习率，
+        如 :class:`cosine_lr`。
     device : 默认 :func:`cnnlib.best_device`。
     optimizer : 默认 ``torch.optim.SGD(net.parameters(), lr)``。
     loss : 默认交叉熵 ``nn.CrossEntropyLoss()``（对批量取平均）。
@@ -396,8 +420,8 @@ def _interrupted_message(epoch, history, checkpoint) -> str:
 def _check_arguments(train_iter, num_epochs, lr, checkpoint, resume):
     if num_epochs < 1:
         raise ValueError(f"轮数（num_epochs）必须 ≥ 1，得到 {num_epochs}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"学习率（lr）必须是正数，得到 {lr}")
+    if not (callable(lr) or (lr > 0 and math.isfinite(lr))):
+        raise ValueError(f"学习率（lr）必须是正数或训练进度 t 的函数（如 cnnlib.cosine_lr(0.1)），得到 {lr}")
     if resume and checkpoint is None:
         raise ValueError("resume=True 需要同时给出检查点路径 checkpoint=...")
     if len(train_iter) == 0:
@@ -415,5 +439,6 @@ def _report(net, history, budget, train_iter, num_epochs, lr, input_shape, speed
         record_run(os.environ[RECORD_ENV].strip(), net, history, budget=budget,
                    data=getattr(train_iter, "source", "?"),
                    images=_num_examples(train_iter),
-                   epochs=num_epochs, batch_size=getattr(train_iter, "batch_size", None), lr=lr,
+                   epochs=num_epochs, batch_size=getattr(train_iter, "batch_size", None),
+                   lr=repr(lr) if callable(lr) else lr,
                    input_shape=input_shape, examples_per_sec=speed, seconds=seconds)

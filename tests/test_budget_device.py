@@ -57,3 +57,19 @@ def test_devices_with_two_gpus(monkeypatch):
     assert cnnlib.device.try_gpu(1) == torch.device("cuda:1")
     assert cnnlib.device.try_gpu(2) == torch.device("cpu")
     assert cnnlib.device.try_all_gpus() == [torch.device("cuda:0"), torch.device("cuda:1")]
+
+
+def test_seed_defaults_to_zero_and_follows_env(monkeypatch):
+    monkeypatch.delenv("CNNLIB_SEED", raising=False)
+    assert cnnlib.get_seed() == 0
+    monkeypatch.setenv("CNNLIB_SEED", " 2 ")
+    assert cnnlib.get_seed() == 2
+    assert cnnlib.get_seed(5) == 5               # 参数优先
+
+
+@pytest.mark.parametrize("raw", ["-1", "1.5", "abc"])
+def test_invalid_seed_is_refused_with_the_variable_named(monkeypatch, raw):
+    monkeypatch.setenv("CNNLIB_SEED", raw)
+    with pytest.raises(ValueError) as err:
+        cnnlib.get_seed()
+    assert str(err.value).startswith("随机种子") and "CNNLIB_SEED" in str(err.value) and raw in str(err.value)

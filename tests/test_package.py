@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cnnlib"
 SUBMODULES = {m.name for m in pkgutil.iter_modules(cnnlib.__path__)}
 TOOLING = {"figures", "results", "transfer", "cli"}    # 书的工具与第 4 章：import cnnlib 时不导入
-CORE_LIMIT, FUNCTION_LIMIT = 2200, 60
+# 核心的行数上限：2,200 行，加上第 3 章起用的 cosine_lr 与验证矩阵用的 get_seed（约 35 行）
+CORE_LIMIT, FUNCTION_LIMIT = 2240, 60
 
 
 def book_code():

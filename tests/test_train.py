@@ -103,9 +103,11 @@ def tiny(data_dir):
                                                   device="cpu", seed=1, **kw)
 
 
-@pytest.mark.parametrize("precision, augment", [("fp32", False), ("auto", False), ("fp32", True)])
-def test_resume_after_interruption_reproduces_the_uninterrupted_run(tiny, tmp_path, precision, augment, capsys):
-    kw = dict(num_epochs=3, lr=0.1, device="cpu", progress=False, plot=False, precision=precision)
+@pytest.mark.parametrize("precision, augment, lr", [("fp32", False, 0.1), ("auto", False, 0.1),
+                                                  ("fp32", True, 0.1), ("fp32", False, cnnlib.cosine_lr(0.2, 0.1))])
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(tiny, tmp_path, precision, augment, lr, capsys):
+    # 学习率曲线只取决于训练进度：续训时从检查点的轮次接着算，结果与不中断时逐位相同
+    kw = dict(num_epochs=3, lr=lr, device="cpu", progress=False, plot=False, precision=precision)
     data = (lambda: tiny(augment=cnnlib.Augment(crop_padding=2))) if augment else tiny   # 增广也要精确复现
     torch.manual_seed(0)
     full_net = dropout_cnn()
@@ -392,3 +394,31 @@ def test_training_appends_a_record_when_asked(tiny, tmp_path, monkeypatch):
     monkeypatch.delenv("CNNLIB_RECORD")
     cnnlib.train(small_cnn(), *tiny(), num_epochs=1, lr=0.1, device="cpu", progress=False, plot=False)
     assert len(record.read_text(encoding="utf-8").splitlines()) == 2      # 不设置就不写
+
+
+def test_cosine_lr_warms_up_then_decays_to_zero():
+    sched = cnnlib.cosine_lr(0.2, warmup=0.1)
+    assert sched(0.0) == 0 and sched(0.05) == pytest.approx(0.1) and sched(0.1) == pytest.approx(0.2)
+    assert sched(0.55) == pytest.approx(0.1) and sched(1.0) == pytest.approx(0.0, abs=1e-12)
+    values = [sched(t / 100) for t in range(10, 101)]
+    assert all(a >= b for a, b in zip(values, values[1:]))          # 预热之后单调下降
+    assert repr(sched) == "cosine_lr(peak=0.2, warmup=0.1)"
+    with pytest.raises(ValueError, match="cosine_lr"):
+        cnnlib.cosine_lr(0.1, warmup=1.0)
+
+
+def test_callable_lr_sets_every_batch_and_is_recorded(loaders):
+    seen = []
+
+    class Spy(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    net = small_cnn()
+    sched = cnnlib.cosine_lr(0.1)
+    h = cnnlib.train(net, *loaders, num_epochs=2, lr=sched, device="cpu", progress=False, plot=False,
+                     optimizer=Spy(net.parameters(), lr=1.0))
+    n = 2 * len(loaders[0])
+    assert seen == pytest.approx([sched((i + 0.5) / n) for i in range(n)])   # 每个批量取中点处的值
+    assert h.test_acc[-1] > 0.6

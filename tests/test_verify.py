@@ -42,6 +42,7 @@ def test_verify_records_precision_metrics_and_the_failing_assert(tmp_path):
     assert auto["resolved"] == [cnnlib.resolve_precision("auto", "cpu")]
     assert fp32["final"][0]["model"] == "Sequential" and 0 <= fp32["final"][0]["test_acc"] <= 1
     assert fp32["machine"]["cpu_count"] and fp32["wall_seconds"] > 0
+    assert fp32["code"] == auto["code"] == cnnlib.results.code_digest(good) != rows[f"{bad}|fp32|0"]["code"]
     failed = rows[f"{bad}|fp32|0"]
     assert not failed["passed"] and failed["error"]["ename"] == "AssertionError"
     assert failed["error"]["line"] == 'assert x + 1 == 3, "一加一不等于三"' and "一加一不等于三" in failed["error"]["evalue"]
@@ -52,3 +53,26 @@ def test_seeds_other_than_zero_need_a_seed_aware_notebook(tmp_path):
     with pytest.raises(SystemExit, match="CNNLIB_SEED"):
         verify_notebooks.main([str(path), "--seeds", "0", "1", "--out", str(tmp_path / "v.json")])
     assert not (tmp_path / "v.json").exists()
+
+
+def test_seed_aware_notebook_runs_under_each_seed(tmp_path):
+    path = notebook(tmp_path, "seeded.ipynb", "import cnnlib\nseed = cnnlib.get_seed()\nprint(seed)",
+                    "assert seed in (0, 1)")
+    out = tmp_path / "v.json"
+    assert verify_notebooks.main([str(path), "--precisions", "fp32", "--seeds", "0", "1", "2",
+                                  "--budget", "smoke", "--out", str(out)]) == 1
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert [rows[f"{path}|fp32|{s}"]["passed"] for s in (0, 1, 2)] == [True, True, False]
+
+
+def test_code_digest_changes_with_code_only(tmp_path):
+    a = notebook(tmp_path, "a.ipynb", "x = 1")
+    b = tmp_path / "b.ipynb"
+    nb = nbformat.read(a, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("正文"))
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="1")]
+    nbformat.write(nb, b)
+    assert cnnlib.results.code_digest(a) == cnnlib.results.code_digest(b)   # 正文和输出不算
+    nb.cells[0].source = "x = 2"
+    nbformat.write(nb, b)
+    assert cnnlib.results.code_digest(a) != cnnlib.results.code_digest(b)

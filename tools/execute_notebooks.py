@@ -5,7 +5,9 @@
 
 每个笔记本执行完后，把这次执行的记录（日期、预算、机器、总耗时，以及笔记本里每次调用
 ``cnnlib.train`` 的设备、精度、数据来源、吞吐和最终指标）写进 ``results/notebooks.json``。
-全书的模型对比表和执行状态页读的是它；测试会核对它与提交的笔记本输出一致。
+全书的模型对比表和执行状态页读的是它；测试会核对它与提交的笔记本输出一致。训练过网络的笔记本
+在 ``small`` 预算下的这次执行，同时是验证矩阵（``make verify``，``results/verify.json``）里的一格：
+精度取自 ``CNNLIB_PRECISION``（不设时为 auto），种子取自 ``CNNLIB_SEED``。
 
 读这份记录的笔记本（元数据 ``"cnnlib": {"reads_record": true}``，如模型对比一节）依赖其他笔记本的
 结果：它们总是排在最后执行，而且只要执行了别的笔记本，就会跟着重新执行，保证提交的表格与记录一致。
@@ -24,8 +26,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from cnnlib.budget import get_budget
+from cnnlib.budget import get_budget, get_seed
 from cnnlib.checkpoint import atomic_write
+from cnnlib.device import PRECISION_ENV
 from cnnlib.results import machine
 from cnnlib.training import RECORD_ENV
 
@@ -135,6 +138,10 @@ def main(argv=None):
         nb, entry = execute(path, args.timeout)
         nbformat.write(nb, path)
         save_record(path, entry)
+        if entry["runs"] and budget == "small":   # 这次执行也是验证矩阵里的一格（make verify 的结果）
+            from tools import verify_notebooks
+            precision = os.environ.get(PRECISION_ENV, "").strip() or "auto"
+            verify_notebooks.save([verify_notebooks.matrix_row(path, precision, get_seed(), entry)])
         print(f"{entry['wall_seconds']:7.1f} s  {path}", flush=True)
     print(f"{time.perf_counter() - total:7.1f} s  合计", flush=True)
 

@@ -3,12 +3,13 @@
 每个训练笔记本在 ``CNNLIB_PRECISION=fp32``（多数笔记本电脑）和 ``auto``（本机是 bf16）下各以 ``small`` 预算
 重新执行一遍，一次只执行一个（两个 PyTorch 进程在两核上会互相拖慢许多倍）。提交的笔记本不会被改动：
 执行的是内存里的副本，输出不写回文件。结果写进 ``results/verify.json``：每个（笔记本、精度、种子）一条，
-有是否通过、失败时是哪个断言和它的消息、每次训练的最终指标、耗时和机器。
+有是否通过、失败时是哪个断言和它的消息、每次训练的最终指标、耗时、机器，以及笔记本代码的摘要
+（``code``，见 :func:`cnnlib.results.code_digest`：代码改过之后，附录“执行状态”把旧的结果标为过期）。
 
     python -m tools.verify_notebooks                       # 全部训练笔记本 × fp32、auto
     python -m tools.verify_notebooks chapters/ch02_classic/nin.ipynb --precisions fp32
 
-种子：``--seeds 0 1 2`` 通过环境变量 ``CNNLIB_SEED`` 传给笔记本，只对从那里读种子的笔记本有意义；
+种子：``--seeds 0 1 2`` 通过环境变量 ``CNNLIB_SEED`` 传给笔记本（``cnnlib.get_seed()`` 读它），只对这样读种子的笔记本有意义；
 其余笔记本只接受种子 0（否则记下的种子与实际用的不符），遇到别的种子会直接报错。
 """
 import argparse
@@ -22,6 +23,7 @@ import nbformat
 
 from cnnlib.checkpoint import atomic_write
 from cnnlib.device import PRECISIONS
+from cnnlib.results import code_digest
 from tools.execute_notebooks import ROOT, execute
 
 VERIFY = ROOT / "results" / "verify.json"
@@ -53,21 +55,23 @@ def failure(err) -> dict:
 def verify(path: Path, precision: str, seed: int, budget: str, timeout: int) -> dict:
     env = {"CNNLIB_PRECISION": precision, "CNNLIB_SEED": str(seed), "CNNLIB_BUDGET": budget,
            "CNNLIB_PROGRESS": "text"}
-    where = path.resolve()
-    name = where.relative_to(ROOT).as_posix() if where.is_relative_to(ROOT) else str(where)
-    row = {"notebook": name, "precision": precision, "seed": seed}
     try:
         _, entry = execute(path, timeout, env)
-        row.update(passed=True, error=None)
+        return matrix_row(path, precision, seed, entry)
     except Exception as err:          # 断言失败或其他错误：记下来，继续下一个
-        entry = err.entry
-        row.update(passed=False, error=failure(err))
+        return matrix_row(path, precision, seed, err.entry, failure(err))
+
+
+def matrix_row(path: Path, precision: str, seed: int, entry: dict, error=None) -> dict:
+    """验证矩阵的一格：一次执行（execute 返回的记录条目 entry）的结果；``make results`` 也用它记下自己那一格。"""
+    where = path.resolve()
+    name = where.relative_to(ROOT).as_posix() if where.is_relative_to(ROOT) else str(where)
     runs = entry["runs"]
-    row.update(budget=entry["budget"], wall_seconds=entry["wall_seconds"],
-               resolved=sorted({r["precision"] for r in runs}),
-               final=[{"model": r["model"], **r["final"]} for r in runs], machine=entry["machine"],
-               executed=entry["executed"])
-    return row
+    return {"notebook": name, "precision": precision, "seed": seed, "code": code_digest(path),
+            "passed": error is None, "error": error, "budget": entry["budget"],
+            "wall_seconds": entry["wall_seconds"], "resolved": sorted({r["precision"] for r in runs}),
+            "final": [{"model": r["model"], **r["final"]} for r in runs], "machine": entry["machine"],
+            "executed": entry["executed"]}
 
 
 def save(rows, out=VERIFY):
