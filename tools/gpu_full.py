@@ -29,17 +29,12 @@ import torch
 from cnnlib.checkpoint import atomic_write
 from cnnlib.results import machine
 from tools.execute_notebooks import ROOT, execute
-from tools.verify_notebooks import failure, training_notebooks
+from tools.verify_notebooks import failure, matrix_row, notebook_name, training_notebooks
 
 OUT = ROOT / "results" / "notebooks-full.json"
 FP16 = ["chapters/ch02_classic/lenet.ipynb", "chapters/ch03_modern/resnet.ipynb",
         "chapters/ch04_practice/transfer.ipynb"]
 UNKNOWN_WALL = 90     # 没有上次耗时的笔记本按这么多秒估计（保守）
-
-
-def name(path: Path) -> str:
-    where = path.resolve()
-    return where.relative_to(ROOT).as_posix() if where.is_relative_to(ROOT) else str(where)
 
 
 def estimate(results: dict, notebook: str, precision: str) -> float:
@@ -52,19 +47,16 @@ def estimate(results: dict, notebook: str, precision: str) -> float:
 def run(path: Path, precision: str, budget: str, timeout: int) -> dict:
     """执行一个笔记本（内存里），返回结果条目；失败时记下出错的那一行和消息，不抛出。"""
     env = {"CNNLIB_BUDGET": budget, "CNNLIB_PRECISION": precision, "CNNLIB_PROGRESS": "text",
+           "CNNLIB_SEED": "0",
            # 内核在笔记本所在的目录里启动：GPU 机器上 cnnlib 没有安装，靠 PYTHONPATH 找到仓库里的
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    row = {"notebook": name(path), "precision": precision}
     try:
         _, entry = execute(path, timeout, env)
-        row.update(passed=True, error=None)
+        error = None
     except Exception as err:          # 断言失败、单元超时等：记下来，继续下一个
-        entry = err.entry
-        row.update(passed=False, error=failure(err))
-    row.update(budget=entry["budget"], wall_seconds=entry["wall_seconds"], executed=entry["executed"],
-               resolved=sorted({r["precision"] for r in entry["runs"]}), machine=entry["machine"],
-               runs=entry["runs"])
-    return row
+        entry, error = err.entry, failure(err)
+    # 与验证矩阵的一格相同的字段，再加上每次训练的完整记录
+    return {**matrix_row(path, precision, 0, entry, error), "runs": entry["runs"]}
 
 
 def save(data: dict, out: Path):
@@ -110,10 +102,10 @@ def main(argv=None):
     failed = 0
     for i, (path, precision) in enumerate(todo):
         left = deadline - (time.monotonic() - start)
-        need = estimate(data["results"], name(path), precision)
+        need = estimate(data["results"], notebook_name(path), precision)
         if need > left:
-            data["skipped"] = [f"{name(p)}|{q}" for p, q in todo[i:]]
-            print(f"时间不够：{name(path)}（{precision}）估计要 {need:.0f} 秒，只剩 {max(left, 0):.0f} 秒；"
+            data["skipped"] = [f"{notebook_name(p)}|{q}" for p, q in todo[i:]]
+            print(f"时间不够：{notebook_name(path)}（{precision}）估计要 {need:.0f} 秒，只剩 {max(left, 0):.0f} 秒；"
                   f"跳过其余 {len(todo) - i} 个（skipped）", flush=True)
             break
         row = run(path, precision, args.budget, max(1, int(left)))

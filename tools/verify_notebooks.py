@@ -62,12 +62,16 @@ def verify(path: Path, precision: str, seed: int, budget: str, timeout: int) -> 
         return matrix_row(path, precision, seed, err.entry, failure(err))
 
 
+def notebook_name(path: Path) -> str:
+    """记录里的笔记本名：仓库里的相对路径，仓库外的用绝对路径。"""
+    where = path.resolve()
+    return where.relative_to(ROOT).as_posix() if where.is_relative_to(ROOT) else str(where)
+
+
 def matrix_row(path: Path, precision: str, seed: int, entry: dict, error=None) -> dict:
     """验证矩阵的一格：一次执行（execute 返回的记录条目 entry）的结果；``make results`` 也用它记下自己那一格。"""
-    where = path.resolve()
-    name = where.relative_to(ROOT).as_posix() if where.is_relative_to(ROOT) else str(where)
     runs = entry["runs"]
-    return {"notebook": name, "precision": precision, "seed": seed, "code": code_digest(path),
+    return {"notebook": notebook_name(path), "precision": precision, "seed": seed, "code": code_digest(path),
             "passed": error is None, "error": error, "budget": entry["budget"],
             "wall_seconds": entry["wall_seconds"], "resolved": sorted({r["precision"] for r in runs}),
             "final": [{"model": r["model"], **r["final"]} for r in runs], "machine": entry["machine"],
