@@ -214,9 +214,12 @@ def _setup(net, device, precision, channels_last, optimizer, lr, loss) -> _Setup
         torch.backends.cudnn.benchmark = True  # 输入形状固定：让 cuDNN 为每层挑最快的算法
     net.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     rank, world = _dist()
-    return _Setup(device, precision, channels_last, net, net,
-                  optimizer or torch.optim.SGD(net.parameters(), lr=lr(0.0) if callable(lr) else lr),
-                  loss or nn.CrossEntropyLoss(),
+    optimizer = optimizer or torch.optim.SGD(net.parameters(), lr=lr(0.0) if callable(lr) else lr)
+    if callable(lr):   # 计划给出优化器默认的学习率；学习率不同的参数组（如微调时的输出层）保持各自的倍数
+        base = optimizer.defaults["lr"]
+        for group in optimizer.param_groups:
+            group.setdefault("lr_scale", group["lr"] / base if base else 1.0)
+    return _Setup(device, precision, channels_last, net, net, optimizer, loss or nn.CrossEntropyLoss(),
                   torch.amp.GradScaler(device.type, enabled=precision == "fp16"), rank, world)
 
 
@@ -310,9 +313,10 @@ def _train_epoch(s: _Setup, train_iter, epoch, monitor: _Monitor, history, lr):
     correct = torch.zeros((), device=s.device, dtype=torch.long)
     n = 0
     for i, (X, y) in enumerate(train_iter):
-        if callable(lr):   # 学习率随训练进度变化：取这个批量中点处的值，写进优化器的每个参数组
+        if callable(lr):   # 学习率随训练进度变化：取这个批量中点处的值，乘上各参数组的倍数
+            now = lr((epoch - 1 + (i + 0.5) / monitor.num_batches) / monitor.num_epochs)
             for group in s.optimizer.param_groups:
-                group["lr"] = lr((epoch - 1 + (i + 0.5) / monitor.num_batches) / monitor.num_epochs)
+                group["lr"] = now * group["lr_scale"]
         X, y = _prepare(X, s.device, s.channels_last), y.to(s.device, non_blocking=True)
         with autocast(s.device, s.precision):
             y_hat = s.model(X)
@@ -348,7 +352,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, device=None, optimizer=Non
     net : 待训练的模型，会被移动到 ``device`` 上并原地更新。
     train_iter, test_iter : 产生 ``(X, y)`` 的可迭代对象（如 :func:`cnnlib.load_fashion_mnist` 的返回值）。
     num_epochs, lr : 轮数与学习率；``lr`` 也可以是训练进度 t（0 到 1）的函数，每个批量按它设置学习率，
-        如 :class:`cosine_lr`。
+        如 :class:`cosine_lr`。这时它给出的是 ``optimizer`` 默认的学习率（``optimizer.defaults["lr"]``），
+        学习率与默认值不同的参数组（如 :func:`cnnlib.transfer.param_groups` 的输出层）保持原来的倍数。
     device : 默认 :func:`cnnlib.best_device`。
     optimizer : 默认 ``torch.optim.SGD(net.parameters(), lr)``。
     loss : 默认交叉熵 ``nn.CrossEntropyLoss()``（对批量取平均）。

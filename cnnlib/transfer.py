@@ -1,6 +1,7 @@
 """迁移学习与微调（fine-tuning）：冻结参数、替换输出层、分组学习率、载入预训练的主干，以及两份数据。
 
-- :func:`freeze` 冻结一个模块的全部参数（可训练参数用 ``cnnlib.num_params(net, trainable_only=True)`` 数）；
+- :func:`freeze` 冻结一个模块的全部参数，其中的批量规范化层固定在预测模式（可训练参数用
+  ``cnnlib.num_params(net, trainable_only=True)`` 数）；
 - :func:`get_head` / :func:`replace_head` 找到并替换输出层（cnnlib 的 ``nn.Sequential`` 模型的最后一个
   全连接层，torchvision ResNet 的 ``fc``）；
 - :func:`param_groups` 给优化器分组：预训练的主干用 ``lr``，新的输出层用 ``lr * head_lr_mult``
@@ -45,12 +46,22 @@ class DownloadError(RuntimeError):
 
 # ---------------------------------------------------------------- 冻结、输出层、参数分组
 
+def _run_in_eval_mode(bn, inputs):
+    bn.training = False   # 前向计算之前改回预测模式：net.train() 也改不动被冻结的批量规范化层
+
+
 def freeze(module: nn.Module) -> nn.Module:
-    """冻结 ``module`` 的全部参数（``requires_grad=False``）：反向传播不再为它们计算梯度，
-    优化器也就不会改变它们。注意：批量规范化层的移动平均是缓冲区（buffer）而不是参数，
-    在训练模式（``net.train()``）下仍会随新数据更新。返回 ``module`` 本身。"""
+    """冻结 ``module``：全部参数 ``requires_grad=False``，反向传播不再为它们计算梯度，优化器也就不会
+    改变它们；其中的批量规范化层（BatchNorm）始终以预测模式运行，用移动平均规范化、不再更新移动平均，
+    即使之后调用 ``net.train()``（每次前向计算之前由一个 forward pre-hook 把它设回预测模式）。
+    这样冻结的部分就是一个固定的函数，它的输出不随批量里的其他图像变化。返回 ``module`` 本身。"""
     for p in module.parameters():
         p.requires_grad_(False)
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+            if _run_in_eval_mode not in m._forward_pre_hooks.values():
+                m.register_forward_pre_hook(_run_in_eval_mode)
     return module
 
 

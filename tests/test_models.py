@@ -53,6 +53,19 @@ def test_nin_shapes():
                  (384, 5, 5), (10, 5, 5), (10, 1, 1), (10,)]
 
 
+def test_nin_without_final_relu_gives_signed_logits_with_the_same_parameters():
+    torch.manual_seed(0)
+    with_relu = cnnlib.init_xavier(models.nin(input_size=80)).eval()
+    torch.manual_seed(0)
+    without = cnnlib.init_xavier(models.nin(input_size=80, final_relu=False)).eval()
+    assert isinstance(with_relu[7][-1], nn.ReLU) and isinstance(without[7][-1], nn.Conv2d)
+    assert cnnlib.num_params(without) == cnnlib.num_params(with_relu)
+    X = torch.rand(8, 1, 80, 80)
+    with torch.no_grad():
+        a, b = with_relu(X), without(X)
+    assert b.min() < 0 and torch.allclose(a, b.clamp(min=0))   # 有 ReLU 的输出 = 去掉后截去负值
+
+
 def test_googlenet_shapes_and_inception_channels():
     assert shapes(models.googlenet()) == [(64, 24, 24), (192, 12, 12), (480, 6, 6), (832, 3, 3), (1024,), (10,)]
     a3 = models.Inception(192, *models.INCEPTION_CONFIGS["3a"])

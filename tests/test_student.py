@@ -50,6 +50,7 @@ def test_student_tree_is_a_book_of_its_own(student):
     config = (student / "_config.yml").read_text(encoding="utf-8")
     assert re.search(r"^title: .*（学生版）$", config, re.M)
     assert "colab_url" not in config   # Colab 按钮会打开仓库里带答案的笔记本
+    assert "use_edit_page_button: false" in config   # 编辑按钮同样链接到带答案的源文件
     assert (student / "_toc.yml").read_text(encoding="utf-8") == (ROOT / "_toc.yml").read_text(encoding="utf-8")
     assert sorted(p.relative_to(student) for p in (student / "chapters").rglob("*.ipynb")) == \
         sorted(p.relative_to(ROOT) for p in NOTEBOOKS)

@@ -422,3 +422,22 @@ def test_callable_lr_sets_every_batch_and_is_recorded(loaders):
     n = 2 * len(loaders[0])
     assert seen == pytest.approx([sched((i + 0.5) / n) for i in range(n)])   # 每个批量取中点处的值
     assert h.test_acc[-1] > 0.6
+
+
+def test_callable_lr_keeps_each_param_groups_multiple(loaders):
+    """微调时输出层的学习率是主干的 10 倍：按计划变化时，每个批量仍是 10 倍。"""
+    seen = []
+
+    class Spy(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append([g["lr"] for g in self.param_groups])
+            return super().step(closure)
+
+    net = small_cnn()
+    head = cnnlib.transfer.get_head(net)[1]
+    sched = cnnlib.cosine_lr(0.05, warmup=0.2)
+    cnnlib.train(net, *loaders, num_epochs=1, lr=sched, device="cpu", progress=False, plot=False,
+                 optimizer=Spy(cnnlib.transfer.param_groups(net, head, lr=0.05, head_lr_mult=10), lr=0.05))
+    n = len(loaders[0])
+    assert [body for body, _ in seen] == pytest.approx([sched((i + 0.5) / n) for i in range(n)])
+    assert all(top == pytest.approx(10 * body) for body, top in seen)

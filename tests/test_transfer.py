@@ -83,6 +83,40 @@ def test_frozen_parameters_get_no_grad_and_do_not_change():
             assert p.grad is None and torch.equal(p, before[name]), name
 
 
+def test_frozen_batch_norm_stays_in_eval_mode_through_training():
+    """冻结的批量规范化层：net.train() 之后仍用移动平均规范化，训练时移动平均一点也不变。"""
+    torch.manual_seed(0)
+    net = bn_lenet()
+    net.train()(torch.rand(64, 1, 28, 28))                   # 先让移动平均离开初始值 0 和 1
+    transfer.freeze(net)
+    transfer.freeze(net)                                     # 冻结两次也只挂一个 hook
+    head = transfer.replace_head(net, 5)
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert len(bns) == 4 and all(len(m._forward_pre_hooks) == 1 for m in bns)
+    buffers = {k: v.clone() for k, v in net.state_dict().items() if "running" in k or "num_batches" in k}
+    train_iter = cnnlib.TensorLoader(torch.randint(0, 256, (96, 28, 28), dtype=torch.uint8),
+                                     torch.randint(0, 5, (96,)), 32, shuffle=True, device="cpu")
+    cnnlib.train(net, train_iter, train_iter, 2, 0.5, device="cpu", precision="fp32", progress=False, plot=False,
+                 optimizer=torch.optim.SGD(transfer.param_groups(net, head, lr=0.5), lr=0.5))
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in buffers.items())
+    # 训练模式下，一张图像的输出也不随同一批量里的其他图像变化：冻结的主干是一个固定的函数
+    X = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(net.train()(X)[:1], net(X[:1]), atol=1e-6)
+        assert all(not m.training for m in bns) and head.training
+
+
+def test_unfrozen_batch_norm_still_uses_batch_statistics():
+    torch.manual_seed(0)
+    net = bn_lenet()
+    transfer.freeze(net[:8])                                 # 只冻结两个卷积块
+    X = torch.rand(8, 1, 28, 28)
+    before = net[10].running_mean.clone()                    # 全连接部分的 BatchNorm1d 没有冻结
+    with torch.no_grad():
+        net.train()(X)
+    assert not net[1].training and net[10].training and not torch.equal(net[10].running_mean, before)
+
+
 # ---------------------------------------------------------------- 替换输出层
 
 @pytest.mark.parametrize("make, name, in_features", [(bn_lenet, "15", 84), (lambda: resnet18(input_size=28), "7", 512),

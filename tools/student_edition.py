@@ -197,6 +197,7 @@ def make_tree(out, src=ROOT):
     text = config.read_text(encoding="utf-8")
     text = re.sub(r"^title: (.*)$", lambda m: f"title: {m.group(1)}（学生版）", text, count=1, flags=re.M)
     text = re.sub(r"^  colab_url: .*\n", "", text, flags=re.M)   # Colab 按钮会打开带答案的原笔记本
+    text = re.sub(r"^  use_edit_page_button: true$", "  use_edit_page_button: false", text, flags=re.M)  # 同上
     config.write_text(text, encoding="utf-8")
     written = []
     for path in sorted((out / "chapters").rglob("*.ipynb")):
