@@ -6,6 +6,7 @@
 :func:`cnnlib.train` 的一行（模型名、参数量、每张图像的 FLOPs、输入形状、设备、精度、吞吐、最终指标……）。
 那一行由 :func:`record_run` 写：环境变量 ``CNNLIB_RECORD`` 指向一个文件时，训练结束后追加到那个文件里。
 """
+import ast
 import hashlib
 import json
 import os
@@ -147,10 +148,20 @@ def load_verification(path=None, download=True) -> dict:
 
 
 def code_digest(path) -> str:
-    """笔记本全部代码单元的源代码的摘要（SHA-256 的前 12 位）：代码没变，摘要就不变。"""
+    """笔记本全部代码单元的摘要（SHA-256 的前 12 位）：代码的含义没变，摘要就不变。
+
+    每个单元取语法树（``ast.dump``），所以改注释、换行、空格不改变摘要；解析不了的单元
+    （例如 IPython 的魔法命令）取原文。"""
     cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()[:12]
+    parts = []
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            try:
+                parts.append(ast.dump(ast.parse(source)))
+            except SyntaxError:
+                parts.append(source)
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
 def trained_models(record: dict) -> list:

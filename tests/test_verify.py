@@ -73,6 +73,14 @@ def test_code_digest_changes_with_code_only(tmp_path):
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="1")]
     nbformat.write(nb, b)
     assert cnnlib.results.code_digest(a) == cnnlib.results.code_digest(b)   # 正文和输出不算
+    nb.cells[0].source = "x = (  # 注释和换行不算\n    1)"
+    nbformat.write(nb, b)
+    assert cnnlib.results.code_digest(a) == cnnlib.results.code_digest(b)
     nb.cells[0].source = "x = 2"
     nbformat.write(nb, b)
+    assert cnnlib.results.code_digest(a) != cnnlib.results.code_digest(b)
+
+
+def test_code_digest_falls_back_to_text_for_magics(tmp_path):
+    a, b = notebook(tmp_path, "a.ipynb", "%time x = 1"), notebook(tmp_path, "b.ipynb", "%time x = 2")
     assert cnnlib.results.code_digest(a) != cnnlib.results.code_digest(b)

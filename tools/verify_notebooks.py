@@ -4,7 +4,7 @@
 重新执行一遍，一次只执行一个（两个 PyTorch 进程在两核上会互相拖慢许多倍）。提交的笔记本不会被改动：
 执行的是内存里的副本，输出不写回文件。结果写进 ``results/verify.json``：每个（笔记本、精度、种子）一条，
 有是否通过、失败时是哪个断言和它的消息、每次训练的最终指标、耗时、机器，以及笔记本代码的摘要
-（``code``，见 :func:`cnnlib.results.code_digest`：代码改过之后，附录“执行状态”把旧的结果标为过期）。
+（``code``，见 :func:`cnnlib.results.code_digest`：代码（不算注释和排版）改过之后，附录“执行状态”把旧的结果标为过期）。
 
     python -m tools.verify_notebooks                       # 全部训练笔记本 × fp32、auto
     python -m tools.verify_notebooks chapters/ch02_classic/nin.ipynb --precisions fp32
