@@ -5,7 +5,10 @@
 #   make verify   每个训练笔记本在 fp32 与 auto 下以 small 预算执行（不写回），结果 → results/verify.json
 #   make bench    计算性能基准（与 d2l 并排、峰值、各模型吞吐与时间分布）→ results/performance.json 与附录“计算性能”
 #   make check-html  在断网的无头 Chromium 里检查 make book 的结果（公式、图、训练输出、搜索、答案），截图在 _build/check-html/
+#   make format   把笔记本的代码折进 80 列（tools/format_code.py：语法树不变，输出与验证矩阵都不受影响）
 #   make student  学生版：去掉参考答案、加上作答与检查单元的笔记本（_build/student/）及其 HTML（_build/student/_build/html/）
+#   make nbgrader nbgrader 作业：每章一份的源课程与发布版（_build/nbgrader/），评分流程见“如何使用本书”
+#   make pdf      PDF 版：单页 HTML 在断网的无头 Chromium 里排好公式后打印 → _build/pdf/cnn-book.pdf（也复制进 _build/html/）
 # 所有目标共用项目虚拟环境 .venv；requirements.txt 或 pyproject.toml 变化时自动重装。
 # 不用 make 也可以：pip install -e ".[test]" 后 pytest tests/（缺数据、浏览器或 d2l 的测试会跳过并说明原因）。
 
@@ -25,10 +28,10 @@ export CNNLIB_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all book test results verify bench venv fonts chromium check-html student clean help
+.PHONY: all book test results verify format bench venv fonts chromium check-html student nbgrader pdf clean help
 all: help
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,12p' Makefile
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -74,6 +77,18 @@ student: venv fonts
 	$(BIN)/python -m tools.student_edition --out _build/student
 	@echo "学生版：$(CURDIR)/_build/student/chapters/（笔记本），$(CURDIR)/_build/student/_build/html/index.html（网页）"
 
+# nbgrader 作业（tools/nbgrader_course.py）：学生版的同一套作答与检查单元，带上 nbgrader 的元数据；参考答案在
+# 源课程 _build/nbgrader/source/ 的解答区域里，nbgrader generate_assignment 生成发布版 _build/nbgrader/release/。
+# 重复运行只重写 source/ 与 release/，不动成绩库与学生的提交（make clean 会删掉它们：正式使用时请用 --out 另放）
+nbgrader: venv
+	$(BIN)/python -m tools.nbgrader_course --out _build/nbgrader
+
+# PDF 版（tools/make_pdf.py，两核上约 2 分钟）：jupyter-book 的 singlehtml（-W，缓存在 _build/pdf/）由无头 Chromium
+# 在本地 MathJax 排版之后打印；有目录（带页码）、书签和编号，参考答案在书末。已有 _build/html 时复制一份进去，
+# 网页版“如何使用本书”链接到它，所以发布时先 make book 再 make pdf
+pdf: venv fonts chromium
+	$(BIN)/python -m tools.make_pdf
+
 # 每件事只做一次：先构建书（tests/test_book.py 检查的就是这次构建的 _build/html）；再在同一次 pytest 中运行
 # 单元测试与笔记本（nbval，严格模式，预算固定为 smoke）。nbval 执行的是 _build/nbval/ 里的副本：提交的单元和
 # 输出原样保留，另插入了学生版检查单元的测试（tools/student_edition.py），所以每个笔记本只执行一遍。
@@ -90,6 +105,9 @@ results: venv fonts
 # 验证矩阵（不属于 CI：两核上全部约一小时）：在内存里的副本中执行，提交的笔记本不变；NB=路径 只验证指定的笔记本
 verify: venv fonts
 	$(BIN)/python -m tools.verify_notebooks $(NB)
+
+format: venv
+	$(BIN)/python -m tools.format_code chapters/
 
 # 计算性能基准（不属于测试；结果随机器而变，两核上约 7 分钟，运行时机器上不要有别的重负载）：
 # 写出 results/performance.json，再重新执行由它生成的附录一页

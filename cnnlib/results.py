@@ -150,17 +150,23 @@ def load_verification(path=None, download=True) -> dict:
 def code_digest(path) -> str:
     """笔记本全部代码单元的摘要（SHA-256 的前 12 位）：代码的含义没变，摘要就不变。
 
-    每个单元取语法树（``ast.dump``），所以改注释、换行、空格不改变摘要；解析不了的单元
-    （例如 IPython 的魔法命令）取原文。"""
+    每个单元取语法树（``ast.dump``），去掉函数和类的文档字符串，所以改注释、文档字符串、
+    换行和空格都不改变摘要；解析不了的单元（例如 IPython 的魔法命令）取原文。"""
     cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
     parts = []
     for cell in cells:
         if cell["cell_type"] == "code":
             source = "".join(cell["source"])
             try:
-                parts.append(ast.dump(ast.parse(source)))
+                tree = ast.parse(source)
             except SyntaxError:
                 parts.append(source)
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and \
+                        ast.get_docstring(node, clean=False) is not None:
+                    node.body = node.body[1:] or [ast.Pass()]
+            parts.append(ast.dump(tree))
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:12]
 
 

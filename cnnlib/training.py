@@ -183,8 +183,11 @@ def _progress(total, enabled, initial=0):
         return None
     if os.environ.get("CNNLIB_PROGRESS", "").strip().lower() == "text":
         from tqdm.std import tqdm
-    else:
-        from tqdm.auto import tqdm
+        # 留在网页上的最后一行要排进代码栏：80 列，不显示剩余时间（训练已经结束）
+        return tqdm(total=total, initial=initial, unit="batch", leave=True, ncols=80,
+                    bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                               "[{elapsed}, {rate_fmt}{postfix}]")
+    from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, unit="batch", leave=True, dynamic_ncols=True)
 
 
@@ -242,7 +245,8 @@ def _first_line(s: _Setup, budget, train_iter, num_epochs, done) -> str:
     num_examples = _num_examples(train_iter)
     images = f"{num_examples} 张图像" if num_examples is not None else f"{len(train_iter)} 个批量"
     layout = "channels_last" if s.channels_last else "contiguous"
-    line = (f"device={s.device} | precision={s.precision} | {layout} | budget={budget} | "
+    # 两行，每行都排得进书的代码栏（约 80 列）：先是设置，再是数据
+    line = (f"device={s.device} | precision={s.precision} | {layout} | budget={budget}\n"
             f"数据：{getattr(train_iter, 'source', '?')} | {images} × {num_epochs} 轮")
     if s.world > 1:
         line += f" | {s.world} 个进程（DistributedDataParallel）"

@@ -31,8 +31,9 @@ def test_train_writes_metrics_and_a_checkpoint_then_resumes(tmp_path, data_dir, 
               "--checkpoint", str(ckpt), "--metrics", str(metrics)]
     code, out, _ = run(common, capsys)
     assert code == 0 and ckpt.is_file()
-    first = out.splitlines()[0]
-    assert first.startswith("device=cpu | precision=") and "budget=smoke" in first and "256 张图像 × 1 轮" in first
+    first, second = out.splitlines()[:2]
+    assert first.startswith("device=cpu | precision=") and first.endswith("budget=smoke")
+    assert "256 张图像 × 1 轮" in second
     assert "epoch 1/1: loss" in out            # 标准错误不是终端：每轮一行，代替进度条
     assert "测试准确率 test acc" in out
     m = json.loads(metrics.read_text(encoding="utf-8"))
@@ -41,7 +42,7 @@ def test_train_writes_metrics_and_a_checkpoint_then_resumes(tmp_path, data_dir, 
     assert m["history"]["epoch"] == [1]
 
     code, out, _ = run(common + ["--epochs", "2", "--resume"], capsys)
-    assert code == 0 and "从检查点的第 1 轮之后继续" in out.splitlines()[0]
+    assert code == 0 and "从检查点的第 1 轮之后继续" in out.splitlines()[1]
     m2 = json.loads(metrics.read_text(encoding="utf-8"))
     assert m2["history"]["epoch"] == [1, 2] and m2["history"]["train_loss"][0] == m["history"]["train_loss"][0]
 

@@ -248,3 +248,12 @@ def test_notebooks_that_read_the_record_run_last_and_follow_any_other():
     assert execution_order([cmp]) == [cmp]
     assert execution_order([status, cmp]) == [cmp, status]
     assert execution_order([lenet, lenet]) == [lenet, cmp, status]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_fits_the_books_column(path):
+    # 书的代码栏约 80 列（汉字算两列）：超宽的行在网页上要横向滚动，PDF 里会被截断。
+    # python -m tools.format_code 可以自动折行（不改变语法树，验证矩阵不过期）。
+    from tools.format_code import WIDTH, wide_lines
+    wide = [f"单元 {i}：{line.strip()[:50]}" for i, line in wide_lines(path)]
+    assert not wide, f"{len(wide)} 行代码超过 {WIDTH} 列（python -m tools.format_code {path.relative_to(ROOT)}）：{wide[:5]}"

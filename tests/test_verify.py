@@ -81,6 +81,13 @@ def test_code_digest_changes_with_code_only(tmp_path):
     assert cnnlib.results.code_digest(a) != cnnlib.results.code_digest(b)
 
 
+def test_code_digest_ignores_docstrings_but_not_other_strings(tmp_path):
+    a = notebook(tmp_path, "a.ipynb", 'def f():\n    """旧的说明"""\n    return "x"')
+    b = notebook(tmp_path, "b.ipynb", 'def f():\n    """新的\n    说明"""\n    return "x"')
+    c = notebook(tmp_path, "c.ipynb", 'def f():\n    """旧的说明"""\n    return "y"')
+    assert cnnlib.results.code_digest(a) == cnnlib.results.code_digest(b) != cnnlib.results.code_digest(c)
+
+
 def test_code_digest_falls_back_to_text_for_magics(tmp_path):
     a, b = notebook(tmp_path, "a.ipynb", "%time x = 1"), notebook(tmp_path, "b.ipynb", "%time x = 2")
     assert cnnlib.results.code_digest(a) != cnnlib.results.code_digest(b)

@@ -22,6 +22,8 @@
 答案之后“再检查，必须通过”。两者都在当时命名空间的副本里运行检查，不改变笔记本后面的单元看到的变量。
 checks 文件的格式：每一段以 `# %% <练习标签>: <答案要定义的名字…>` 开头，下面是断言；生成的检查单元
 先核对这些名字都已定义（否则给出中文提示），再运行断言，最后打印“检查通过”。
+
+nbgrader 作业（make nbgrader，tools/nbgrader_course.py）用同一个 student_notebook，只换了插在题目之后的单元。
 """
 import argparse
 import copy
@@ -99,23 +101,34 @@ def code_cell(source, cell_id, tag):
     return cell
 
 
-def student_notebook(nb, checks):
-    """返回学生版笔记本（nb 不被修改）。checks：{标签: (名字, 断言)}。"""
+def student_cells(label, solution, check):
+    """学生版插在题目之后的单元：答案里有代码时是“在此作答”单元，checks 里有这道题时再加检查单元。
+    solution：这道题答案的全部单元；check：(名字, 断言) 或 None。"""
+    if not any(c["cell_type"] == "code" for c in solution):
+        return []
+    cells = [code_cell(ANSWER_SOURCE + "\n", f"{label}-answer", "answer")]
+    if check:
+        cells.append(code_cell(check_source(*check), f"{label}-check", "check"))
+    return cells
+
+
+def student_notebook(nb, checks, exercise_cells=student_cells):
+    """返回学生版笔记本（nb 不被修改）。checks：{标签: (名字, 断言)}。
+    exercise_cells(标签, 答案的单元, 检查) 给出插在每道题目之后的单元；nbgrader 作业换成自己的一种
+    （tools/nbgrader_course.py：参考答案放进解答区域，检查单元变成评分单元）。"""
     with_code = labels_with_code(nb)
     labels = [label for c in nb.cells if (label := exercise_label(c))]
     for label in checks:
         if label not in with_code:
             raise ValueError(f"检查 {label} 对应的练习不存在，或它的答案里没有代码")
+    solutions = solution_cells(nb)
     nb = copy.deepcopy(nb)
     nb, _ = TagRemovePreprocessor(remove_cell_tags={"solution"}).preprocess(nb, {})
     cells = []
     for cell in nb.cells:
         cells.append(cell)
-        label = exercise_label(cell)
-        if label in with_code:
-            cells.append(code_cell(ANSWER_SOURCE + "\n", f"{label}-answer", "answer"))
-            if label in checks:
-                cells.append(code_cell(check_source(*checks[label]), f"{label}-check", "check"))
+        if label := exercise_label(cell):
+            cells += exercise_cells(label, solutions.get(label, []), checks.get(label))
     nb.cells = cells
     assert len(labels) == len([c for c in cells if exercise_label(c)]), "题目单元不应被删掉"
     nbformat.validate(nb)
