@@ -178,17 +178,15 @@ def evaluate_accuracy(net: nn.Module, data_iter, device=None, precision=None, ch
 def _progress(total, enabled, initial=0):
     """tqdm 进度条：交互使用时是 ``tqdm.auto``（笔记本里是小部件）；环境变量
     ``CNNLIB_PROGRESS=text`` 时是纯文本进度条——为网页版执行笔记本时用它，静态网页里留下
-    最后一行进度（小部件需要 JavaScript，离线网页里什么也不显示）。"""
+    最后一行进度（小部件需要 JavaScript），排进 80 列的代码栏，不显示剩余时间。"""
     if not enabled:
         return None
-    if os.environ.get("CNNLIB_PROGRESS", "").strip().lower() == "text":
-        from tqdm.std import tqdm
-        # 留在网页上的最后一行要排进代码栏：80 列，不显示剩余时间（训练已经结束）
-        return tqdm(total=total, initial=initial, unit="batch", leave=True, ncols=80,
-                    bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-                               "[{elapsed}, {rate_fmt}{postfix}]")
-    from tqdm.auto import tqdm
-    return tqdm(total=total, initial=initial, unit="batch", leave=True, dynamic_ncols=True)
+    if os.environ.get("CNNLIB_PROGRESS", "").strip().lower() != "text":
+        from tqdm.auto import tqdm
+        return tqdm(total=total, initial=initial, unit="batch", leave=True, dynamic_ncols=True)
+    from tqdm.std import tqdm
+    return tqdm(total=total, initial=initial, unit="batch", leave=True, ncols=80, bar_format=(
+        "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]"))
 
 
 @dataclass
@@ -245,7 +243,6 @@ def _first_line(s: _Setup, budget, train_iter, num_epochs, done) -> str:
     num_examples = _num_examples(train_iter)
     images = f"{num_examples} 张图像" if num_examples is not None else f"{len(train_iter)} 个批量"
     layout = "channels_last" if s.channels_last else "contiguous"
-    # 两行，每行都排得进书的代码栏（约 80 列）：先是设置，再是数据
     line = (f"device={s.device} | precision={s.precision} | {layout} | budget={budget}\n"
             f"数据：{getattr(train_iter, 'source', '?')} | {images} × {num_epochs} 轮")
     if s.world > 1:

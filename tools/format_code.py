@@ -217,10 +217,8 @@ def format_source(source: str) -> str:
     mode = black.Mode(line_length=WIDTH, magic_trailing_comma=False)
     new = move_comments(source)
     try:
-        new = black.format_cell(new, fast=False, mode=mode)
-    except black.report.NothingChanged:
-        pass
-    except Exception:   # black 不认识的语法（例如某些 IPython 魔法命令）：只做另外两步
+        new = black.format_str(new, mode=mode).rstrip("\n")
+    except black.parsing.InvalidInput:   # 不是纯 Python（例如 IPython 魔法命令）：只做另外两步
         pass
     new = split_strings(pack_elements(new))
     try:
