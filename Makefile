@@ -96,7 +96,7 @@ pdf: venv fonts chromium
 test: book chromium
 	$(BIN)/python -m tools.student_edition --verification _build/nbval
 	CNNLIB_BUDGET=smoke CNNLIB_NO_SKIP=1 $(BIN)/python -m pytest -p no:cacheprovider tests $(addprefix _build/nbval/,$(NOTEBOOKS)) \
-	  --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300 -q
+	  --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300 -q --durations=20
 
 # NB=路径 只执行指定的笔记本，例如 make results NB=chapters/ch02_classic/nin.ipynb
 results: venv fonts

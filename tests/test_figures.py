@@ -159,3 +159,79 @@ def test_depthwise_and_grouped_convolutions_are_named():
     grouped = nn.Conv2d(96, 256, 5, padding=2, groups=2)
     assert figures.describe(depthwise)[0] in ("3×3 逐通道卷积, 32, 填充 1", "3×3 depthwise, 32, pad 1")
     assert "2 组" in figures.describe(grouped)[0] or "2 groups" in figures.describe(grouped)[0]
+
+
+def test_grouped_conv_links_come_from_a_forward_pass():
+    links = figures.channel_links(nn.Conv2d(96, 256, 5, padding=2, groups=2))
+    assert links.shape == (256, 96) and int(links.sum()) == 256 * 48
+    assert links[:128, :48].all() and not links[:128, 48:].any() and links[128:, 48:].all()
+    assert figures.channel_links(nn.Conv2d(4, 6, 3)).all()
+    fig = figures.grouped_conv_figure(nn.Conv2d(6, 4, 3, groups=2), group_names=["GPU 0", "GPU 1"])
+    t = " ".join(texts(fig))
+    assert "0–2" in t and "3–5" in t and "2×3\n×3×3" in t and "GPU 1" in t
+    render(fig)
+
+
+def test_flip_and_kernel_tensor_figures_use_the_computed_outputs():
+    X, K = torch.arange(9.0).reshape(3, 3), torch.arange(4.0).reshape(2, 2)
+    fig = figures.flip_figure(X, K)
+    assert "0×3 + 1×2 + 3×1 + 4×0 = 5" in texts(fig)               # 与翻转后的核相乘
+    render(fig)
+    Xm = torch.stack([X, X + 1])
+    K3 = torch.stack([torch.stack([K, K + 1]) + o for o in range(3)])
+    fig = figures.kernel_tensor_figure(K3, Xm)
+    t = texts(fig)
+    Y = cnnlib.ops.corr2d_multi_in_out(Xm, K3)
+    assert "K[2, 1]" in t and all(figures._fmt(v) in t for v in Y.flatten())
+    assert any("3×2×2×2" in s for s in t)
+    render(fig)
+
+
+def test_parallel_figure_draws_any_paths_and_checks_they_concatenate():
+    paths = [nn.Sequential(nn.Conv2d(8, 4, 3, stride=2), nn.ReLU()), nn.MaxPool2d(3, stride=2)]
+    fig = figures.parallel_figure(paths, in_channels=8, input_size=9)
+    t = " ".join(texts(fig))
+    assert ("4 + 8 = 12" in t and "12×4×4" in t) or "12 channels" in t
+    render(fig)
+    with pytest.raises(AssertionError):
+        figures.parallel_figure([nn.Conv2d(8, 4, 3), nn.Conv2d(8, 4, 1)], in_channels=8, input_size=9)
+    plt.close("all")
+
+
+def test_every_box_names_its_activation_and_fits_its_label():
+    labels = [b.label for b in figures.layer_boxes(vgg("A", ratio=4)) + figures.layer_boxes(nin(input_size=96))]
+    convs = [l for l in labels if "3×3" in l and ("卷积" in l or "conv" in l)]
+    assert convs and all("ReLU" in l.split("\n")[0] for l in convs)             # VGG、NiN 与 AlexNet 一样写出 ReLU
+    densenet_labels = [b.label for b in figures.layer_boxes(densenet())]
+    assert sum(l.startswith("BN · ReLU · 1×1") for l in densenet_labels) == 3   # 三个过渡层
+    fig = figures.architecture_figure(("ResNet-18", resnet18(), dict(expand=True)), params=True)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    boxes = [p.get_window_extent() for p in ax.patches if isinstance(p, figures.FancyBboxPatch)]
+    for text in ax.texts:
+        if text.get_ha() == "center" and "\n" not in text.get_text():
+            bb = text.get_window_extent()
+            assert any(b.x0 <= bb.x0 and bb.x1 <= b.x1 for b in boxes if b.y0 <= bb.y0 <= b.y1) \
+                or text.get_fontsize() > 8, text.get_text()                    # 标题除外
+    plt.close(fig)
+
+
+def test_feature_maps_are_drawn_to_scale():
+    maps = figures.feature_maps(lenet())
+    assert [m.shape for m in maps] == [(1, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5),
+                                       (400,), (120,), (84,), (10,)]
+    px, per_channel = maps[0].height / 28, maps[3].depth / 16
+    for m in maps[:5]:                                   # 高、宽、厚度分别与 h、w、c 成正比
+        c, h, w = m.shape
+        assert (m.height, m.width) == pytest.approx((h * px, w * px))
+        assert m.depth == pytest.approx(max(c * per_channel, 0.02))
+    for m in maps[5:7]:                                  # 竖条的高与向量长度成正比
+        assert m.height == pytest.approx(m.shape[0] / 400 * maps[5].height) and m.depth == 0
+    fig = figures.feature_map_figure(lenet())
+    faces = {p.get_gid(): p for p in fig.axes[0].patches if p.get_gid()}
+    assert [(faces[f"map {k}"].get_width(), faces[f"map {k}"].get_height()) for k in range(len(maps))] \
+        == [(m.width, m.height) for m in maps]
+    t = texts(fig)
+    assert {"1×28×28", "6×28×28", "16×5×5", "400", "10"} <= set(t)
+    assert sum("Sigmoid" in s for s in t) == 4           # 两个卷积层和两个隐藏的全连接层
+    render(fig)
